@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * state: the daemon's shared view, published as immutable RCU snapshots.
+ *
+ * One writer (the manager thread) builds a new struct state_snapshot off to
+ * the side and publishes it with state_publish(); the old one is freed after
+ * a grace period. Readers (API server, metrics) take state_read_begin(),
+ * use the snapshot without blocking, and end with state_read_end(). Every
+ * thread that reads must call state_thread_register() first. The urcu flavour
+ * is "memb" (liburcu-memb), named explicitly everywhere.
+ */
+#ifndef PRESCIENT_STATE_H
+#define PRESCIENT_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "collect.h"
+#include "forecast.h"
+
+#define STATE_SAMPLES_MAX 120 /* recent samples kept per VM in a snapshot */
+#define STATE_HORIZON_MAX 64  /* forecast steps kept per VM and resource */
+
+enum state_resource {
+	STATE_RES_CPU,	    /* cores */
+	STATE_RES_MEM,	    /* bytes */
+	STATE_RES_DISK_RD,  /* bytes/s */
+	STATE_RES_DISK_WR,
+	STATE_RES_NET_RX,   /* bytes/s */
+	STATE_RES_NET_TX,
+	STATE_NR_RESOURCES,
+};
+
+const char *state_resource_to_string(enum state_resource r);
+/* The sample's value for a resource (NAN when not measured). */
+double state_sample_value(const struct collect_sample *s, enum state_resource r);
+
+struct state_forecast {
+	bool valid;
+	enum forecast_model model;
+	double step_sec;
+	uint64_t origin_usec;	   /* CLOCK_MONOTONIC of the last observation used */
+	uint32_t horizon;	   /* entries valid in points */
+	double coverage80;	   /* measured one-step coverage, NAN if unknown */
+	double coverage95;
+	struct forecast_point points[STATE_HORIZON_MAX];
+};
+
+/* The CPU reservation of one VM as the planner holds it. */
+struct state_cpu_alloc {
+	bool managed;		   /* prescient sets this VM's quota */
+	double cores;		   /* current allocation, in cores (quota/period) */
+	double target_cores;	   /* what the last plan asked for */
+	double demand_upper_cores; /* forecast upper bound over the lead time */
+	uint64_t changed_usec;	   /* CLOCK_MONOTONIC of the last change */
+	uint64_t n_raises;
+	uint64_t n_lowers;
+	bool dry_run;		   /* decided but not enforced */
+	char reason[128];	   /* why the last decision was made */
+	int last_error;		   /* -errno of the last enforcement, 0 if fine */
+};
+
+struct state_vm {
+	struct hv_vm id;
+	uint32_t n_samples;	   /* oldest first */
+	struct collect_sample samples[STATE_SAMPLES_MAX];
+	struct state_forecast forecast[STATE_NR_RESOURCES];
+	struct state_cpu_alloc cpu;
+};
+
+struct state_host {
+	char hostname[64];
+	char hv_uri[256];
+	bool hv_connected;
+	uint64_t hv_reconnects;
+	uint32_t collect_sources;  /* enum collect_source mask of the last tick */
+	bool bpf_loaded;
+	char bpf_status[128];	   /* why BPF is or is not in use */
+	bool dry_run;
+	uint64_t started_usec;	   /* CLOCK_MONOTONIC */
+	uint64_t started_wall_usec;
+	uint64_t ticks;
+	uint64_t last_tick_usec;
+	uint64_t last_tick_cost_usec;
+	double collect_interval_sec;
+	double forecast_step_sec;
+	char config_file[256];
+	char version[32];
+};
+
+struct state_snapshot {
+	uint64_t generation;
+	struct state_host host;
+	size_t n_vms;
+	struct state_vm *vms;	   /* sorted by name */
+};
+
+struct state;
+
+int state_new(struct state **ret);
+/* Waits for readers and frees the last snapshot. */
+void state_free(struct state *st);
+
+/* Writer only. Takes ownership of snap (and snap->vms); sets its generation. */
+void state_publish(struct state *st, struct state_snapshot *snap);
+
+/* Readers. The snapshot stays valid until state_read_end(); may be NULL. */
+void state_thread_register(void);
+void state_thread_unregister(void);
+const struct state_snapshot *state_read_begin(struct state *st);
+void state_read_end(void);
+
+void state_snapshot_free(struct state_snapshot *snap);
+/* Finds a VM by exact UUID, else exact name; NULL if none. */
+const struct state_vm *state_snapshot_find_vm(const struct state_snapshot *snap, const char *key);
+
+#endif
