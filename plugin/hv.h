@@ -16,13 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HV_UUID_LEN	36
-#define HV_NAME_MAX	128
-#define HV_MAX_VCPUS	256
-#define HV_MAX_NICS	16
-#define HV_MAX_DISKS	16
-#define HV_IFNAME_MAX	16
-#define HV_CGROUP_MAX	512
+#define HV_UUID_LEN   36
+#define HV_NAME_MAX   128
+#define HV_MAX_VCPUS  256
+#define HV_MAX_NICS   16
+#define HV_MAX_DISKS  16
+#define HV_IFNAME_MAX 16
+#define HV_CGROUP_MAX 512
 
 struct hv;
 
@@ -39,17 +39,17 @@ struct hv_vm {
 	char uuid[HV_UUID_LEN + 1];
 	char name[HV_NAME_MAX];
 	enum hv_vm_state state;
-	int32_t qemu_pid;		/* 0 when not running */
-	uint32_t nr_vcpus;		/* online vCPUs */
+	int32_t qemu_pid;  /* 0 when not running */
+	uint32_t nr_vcpus; /* online vCPUs */
 	uint32_t max_vcpus;
 	uint32_t nr_vcpu_tids;
 	int32_t vcpu_tids[HV_MAX_VCPUS]; /* index = vCPU number, 0 when unknown */
-	uint64_t memory_kib;		/* current balloon target */
+	uint64_t memory_kib;		 /* current balloon target */
 	uint64_t max_memory_kib;
 	uint32_t nr_taps;
 	char taps[HV_MAX_NICS][HV_IFNAME_MAX]; /* host-side tap devices, e.g. vnet3 */
 	uint32_t nr_disks;
-	char disks[HV_MAX_DISKS][32];	       /* target names, e.g. vda */
+	char disks[HV_MAX_DISKS][32]; /* target names, e.g. vda */
 	/*
 	 * The VM's cgroup, relative to the hierarchy root, as the QEMU process
 	 * sees it in /proc/<pid>/cgroup with the trailing /emulator removed.
@@ -66,7 +66,7 @@ struct hv_vm {
 struct hv_vm_stats {
 	char uuid[HV_UUID_LEN + 1];
 	uint64_t cpu_time_ns;
-	uint64_t vcpu_delay_ns;	 /* sum over vCPUs of time runnable but not running */
+	uint64_t vcpu_delay_ns; /* sum over vCPUs of time runnable but not running */
 	uint64_t balloon_rss_kib;
 	uint64_t balloon_current_kib;
 	uint64_t balloon_available_kib;
@@ -75,7 +75,7 @@ struct hv_vm_stats {
 	uint64_t block_wr_bytes;
 	uint64_t block_rd_reqs;
 	uint64_t block_wr_reqs;
-	uint64_t net_rx_bytes;	 /* guest's view: bytes the guest received */
+	uint64_t net_rx_bytes; /* guest's view: bytes the guest received */
 	uint64_t net_tx_bytes;
 	uint64_t net_rx_pkts;
 	uint64_t net_tx_pkts;
@@ -95,8 +95,8 @@ struct hv_cpu_tune {
 enum hv_event_type {
 	HV_EVENT_VM_STARTED,
 	HV_EVENT_VM_STOPPED,
-	HV_EVENT_VM_CHANGED,	  /* suspended, resumed, tuned, device change */
-	HV_EVENT_CONNECTED,	  /* first connect and every reconnect: resync */
+	HV_EVENT_VM_CHANGED, /* suspended, resumed, tuned, device change */
+	HV_EVENT_CONNECTED,  /* first connect and every reconnect: resync */
 	HV_EVENT_DISCONNECTED,
 	HV_NR_EVENTS,
 };

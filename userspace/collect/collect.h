@@ -23,6 +23,7 @@ enum collect_source {
 	COLLECT_SRC_LIBVIRT,
 	COLLECT_SRC_NETLINK,
 	COLLECT_SRC_BPF,
+	COLLECT_SRC_PROCFS, /* /proc/<pid>/task/<tid>/schedstat of the vCPU threads */
 	COLLECT_NR_SOURCES,
 };
 
@@ -32,29 +33,29 @@ enum collect_source {
  */
 struct collect_sample {
 	char uuid[HV_UUID_LEN + 1];
-	uint64_t t_usec;	    /* CLOCK_MONOTONIC */
-	uint64_t wall_usec;	    /* CLOCK_REALTIME, for display */
-	double cpu_cores;	    /* CPU used, in cores (1.0 = one core busy) */
-	double cpu_steal_cores;	    /* vCPU runnable-but-waiting time, in cores */
-	double mem_bytes;	    /* resident memory charged to the VM */
-	double disk_rd_bps;	    /* bytes per second */
+	uint64_t t_usec;	/* CLOCK_MONOTONIC */
+	uint64_t wall_usec;	/* CLOCK_REALTIME, for display */
+	double cpu_cores;	/* CPU used, in cores (1.0 = one core busy) */
+	double cpu_steal_cores; /* vCPU runnable-but-waiting time, in cores */
+	double mem_bytes;	/* resident memory charged to the VM */
+	double disk_rd_bps;	/* bytes per second */
 	double disk_wr_bps;
 	double disk_rd_iops;
 	double disk_wr_iops;
-	double net_rx_bps;	    /* guest receive, bytes per second */
-	double net_tx_bps;	    /* guest transmit */
-	double cpu_pressure_some;   /* PSI avg10 of the VM's cgroup, percent */
+	double net_rx_bps;	  /* guest receive, bytes per second */
+	double net_tx_bps;	  /* guest transmit */
+	double cpu_pressure_some; /* PSI avg10 of the VM's cgroup, percent */
 	double mem_pressure_some;
 	double io_pressure_some;
-	uint32_t sources;	    /* bit mask of enum collect_source that contributed */
+	uint32_t sources; /* bit mask of enum collect_source that contributed */
 };
 
 /* Where the collector reads the host. Tests point these at fixture trees. */
 struct collect_config {
-	const char *cgroup_root;  /* default "/sys/fs/cgroup" */
-	const char *proc_root;	  /* default "/proc" */
-	bool use_netlink;	  /* read tap statistics over netlink (libnl) */
-	bool use_bpf;		  /* attach the BPF probes when available */
+	const char *cgroup_root; /* default "/sys/fs/cgroup" */
+	const char *proc_root;	 /* default "/proc" */
+	bool use_netlink;	 /* read tap statistics over netlink (libnl) */
+	bool use_bpf;		 /* attach the BPF probes when available */
 };
 
 struct collect;

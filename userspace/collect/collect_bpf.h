@@ -17,16 +17,16 @@ struct collect_bpf;
 
 /* Cumulative per-VM counters summed over the VM's threads; absent = UINT64_MAX. */
 struct collect_bpf_vm {
-	uint64_t cpu_run_ns;	   /* on-CPU time of all QEMU threads */
-	uint64_t cpu_wait_ns;	   /* runnable but waiting (host-side steal) */
-	uint64_t vcpu_run_ns;	   /* vCPU threads only */
+	uint64_t cpu_run_ns;  /* on-CPU time of all QEMU threads */
+	uint64_t cpu_wait_ns; /* runnable but waiting (host-side steal) */
+	uint64_t vcpu_run_ns; /* vCPU threads only */
 	uint64_t vcpu_wait_ns;
 	uint64_t involuntary_switches;
 	uint64_t disk_rd_bytes;
 	uint64_t disk_wr_bytes;
 	uint64_t disk_rd_ops;
 	uint64_t disk_wr_ops;
-	uint64_t net_rx_bytes;	   /* guest view */
+	uint64_t net_rx_bytes; /* guest view */
 	uint64_t net_tx_bytes;
 	uint64_t net_rx_pkts;
 	uint64_t net_tx_pkts;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The daemon's configuration: an INI file (/etc/prescient/prescient.conf)
- * and drop-ins (prescient.conf.d/*.conf, lexical order, later wins).
+ * and drop-ins (the *.conf files of prescient.conf.d, in lexical order,
+ * later wins).
  *
  *   [daemon]   log_level, dry_run, state_dir, run_dir
  *   [libvirt]  uri, keepalive_interval, keepalive_count, reconnect_delay
@@ -9,6 +10,8 @@
  *   [forecast] step, horizon, model, history, refit_every
  *   [cpu]      manage, lead_time, headroom, min_cores, max_cores,
  *              lower_after, lower_ratio, period
+ *   [api]      socket, max_clients, client_timeout
+ *   [hook]     fail_open, timeout   (read by the hook program too)
  *
  * Unknown sections or keys, bad values and missing files named by --config
  * are errors with file:line and what to do; nothing is applied then.
@@ -17,21 +20,22 @@
 #define PRESCIENT_DAEMON_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "forecast.h"
 
 struct config {
 	/* [daemon] */
-	int log_level;			/* syslog level, default LOG_INFO */
-	bool dry_run;			/* decide and log, enforce nothing */
-	char state_dir[256];		/* default PRESCIENT_STATE_DIR */
-	char run_dir[256];		/* default PRESCIENT_RUN_DIR "/prescient" */
+	int log_level;	     /* syslog level, default LOG_INFO */
+	bool dry_run;	     /* decide and log, enforce nothing */
+	char state_dir[256]; /* default PRESCIENT_STATE_DIR */
+	char run_dir[256];   /* default PRESCIENT_RUN_DIR "/prescient" */
 	/* [libvirt] */
-	char libvirt_uri[256];		/* default "qemu:///system" */
+	char libvirt_uri[256];		 /* default "qemu:///system" */
 	uint32_t keepalive_interval_sec; /* default 5 */
-	uint32_t keepalive_count;	/* default 3 */
-	uint64_t reconnect_delay_usec;	/* default 1 s */
+	uint32_t keepalive_count;	 /* default 3 */
+	uint64_t reconnect_delay_usec;	 /* default 1 s */
 	/* [collect] */
 	uint64_t collect_interval_usec; /* default 1 s */
 	char cgroup_root[256];		/* default /sys/fs/cgroup */
@@ -39,21 +43,31 @@ struct config {
 	bool netlink;			/* default true */
 	bool bpf;			/* default true (falls back when unavailable) */
 	/* [forecast] */
-	uint64_t forecast_step_usec;	/* default 60 s */
-	uint32_t horizon_steps;		/* default 15 */
-	enum forecast_model model;	/* default FORECAST_AUTO */
-	uint32_t history_steps;		/* default 2016 (one week at 5 min) */
-	uint32_t refit_every;		/* default 60 steps */
+	uint64_t forecast_step_usec; /* default 60 s */
+	uint32_t horizon_steps;	     /* default 15 */
+	enum forecast_model model;   /* default FORECAST_AUTO */
+	uint32_t history_steps;	     /* default 2016 (one week at 5 min) */
+	uint32_t refit_every;	     /* default 60 steps */
 	/* [cpu] */
 	bool cpu_manage;		/* default true */
 	uint32_t cpu_lead_steps;	/* look this many steps ahead, default 5 */
 	double cpu_headroom;		/* allocation = upper95 * (1 + headroom), default 0.10 */
 	double cpu_min_cores;		/* never below, default 0.10 */
 	double cpu_max_cores;		/* never above; 0 = the VM's vCPU count */
-	uint32_t cpu_lower_after_steps; /* hysteresis: steps of low demand before lowering, default 3 */
+	uint32_t cpu_lower_after_steps; /* hysteresis: steps of low demand before lowering, default
+					   3 */
 	double cpu_lower_ratio;		/* lower only when target < ratio * current, default 0.7 */
 	uint64_t cpu_period_usec;	/* CFS period, default 100000 */
+	/* [api] */
+	char api_socket[256];		  /* default <run_dir>/prescient.sock when empty */
+	uint32_t api_max_clients;	  /* default 64 */
+	uint64_t api_client_timeout_usec; /* default 10 s */
+	/* [hook] */
+	bool hook_fail_open; /* daemon unreachable: let the VM operation go on, default true */
+	uint64_t hook_timeout_usec; /* connect + reply budget, default 1.5 s, at most 2 s */
 };
+
+#define CONFIG_ERROR_MAX 512
 
 void config_init_defaults(struct config *cfg);
 /*
@@ -64,5 +78,18 @@ void config_init_defaults(struct config *cfg);
 int config_load(const char *main_path, bool required, struct config *ret);
 /* Parses one INI text into cfg; origin names it in messages. For tests and fuzzing. */
 int config_parse_string(const char *text, const char *origin, struct config *cfg);
+
+/*
+ * Same as config_load() and config_parse_string() but nothing is logged: on
+ * failure the message (file:line, [section] key, what is accepted) is copied
+ * to errbuf (may be NULL). cfg/ret are untouched on failure.
+ */
+int config_load_ex(const char *main_path, bool required, struct config *ret, char *errbuf,
+		   size_t errbuf_size);
+int config_parse_string_ex(const char *text, const char *origin, struct config *cfg, char *errbuf,
+			   size_t errbuf_size);
+
+/* The API socket path: api_socket, or <run_dir>/prescient.sock when unset. */
+int config_api_socket_path(const struct config *cfg, char *buf, size_t size);
 
 #endif

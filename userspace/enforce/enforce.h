@@ -22,7 +22,7 @@ double enforce_tune_to_cores(const struct hv_cpu_tune *tune);
  * Sets the VM's CPU allocation to cores. Returns 0 when applied (or logged
  * in dry-run), -errno from the plugin otherwise (the VM keeps its old value).
  */
-int enforce_cpu_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm,
-		      double cores, uint64_t period_us, bool dry_run);
+int enforce_cpu_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm, double cores,
+		      uint64_t period_us, bool dry_run);
 
 #endif

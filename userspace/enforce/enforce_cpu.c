@@ -24,8 +24,8 @@ double enforce_tune_to_cores(const struct hv_cpu_tune *tune)
 	return (double)tune->quota_us / (double)tune->period_us;
 }
 
-int enforce_cpu_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm,
-		      double cores, uint64_t period_us, bool dry_run)
+int enforce_cpu_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm, double cores,
+		      uint64_t period_us, bool dry_run)
 {
 	struct hv_cpu_tune tune = {
 		.period_us = period_us,
@@ -36,7 +36,8 @@ int enforce_cpu_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_v
 	if (!isfinite(cores) || cores <= 0 || period_us == 0)
 		return -EINVAL;
 	if (dry_run) {
-		log_info("enforce: dry-run: would set %s CPU to %.2f cores (quota %lld us per %llu us)",
+		log_info("enforce: dry-run: would set %s CPU to %.2f cores (quota %lld us per %llu "
+			 "us)",
 			 vm->name, cores, (long long)tune.quota_us, (unsigned long long)period_us);
 		return 0;
 	}

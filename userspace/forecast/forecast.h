@@ -22,29 +22,30 @@
 enum forecast_model {
 	FORECAST_NAIVE,
 	FORECAST_SEASONAL_NAIVE,
-	FORECAST_SES,		/* simple exponential smoothing */
-	FORECAST_HOLT,		/* additive trend, damped */
-	FORECAST_HW_ADD,	/* damped Holt-Winters, additive season */
-	FORECAST_HW_MUL,	/* damped Holt-Winters, multiplicative season */
-	FORECAST_ARIMA,		/* (seasonal) ARIMA, automatic order */
-	FORECAST_LSTM,		/* small LSTM trained online */
-	FORECAST_AUTO,		/* per-series choice by rolling backtest */
+	FORECAST_SES,	   /* simple exponential smoothing */
+	FORECAST_HOLT,	   /* additive trend, damped */
+	FORECAST_HW_ADD,   /* damped Holt-Winters, additive season */
+	FORECAST_HW_MUL,   /* damped Holt-Winters, multiplicative season */
+	FORECAST_ARIMA,	   /* (seasonal) ARIMA, automatic order */
+	FORECAST_LSTM,	   /* small LSTM trained online */
+	FORECAST_ENSEMBLE, /* mean of the smoothing models (a candidate of AUTO) */
+	FORECAST_AUTO,	   /* per-series choice by rolling backtest */
 	FORECAST_NR_MODELS,
 };
 
 #define FORECAST_MAX_LEVELS 4
 
 struct forecast_config {
-	enum forecast_model model;   /* FORECAST_AUTO by default */
-	double step_sec;	     /* sampling step of the series, seconds */
-	uint32_t season_steps;	     /* 0 = detect (daily/weekly/none) */
-	uint32_t horizon_steps;	     /* longest horizon that will be asked */
-	uint32_t history_max;	     /* bounded history kept for refits */
-	uint32_t refit_every;	     /* observations between refits; 0 = never */
-	uint32_t n_levels;	     /* interval levels, default 2: 0.80 and 0.95 */
+	enum forecast_model model; /* FORECAST_AUTO by default */
+	double step_sec;	   /* sampling step of the series, seconds */
+	uint32_t season_steps;	   /* 0 = detect (daily/weekly/none) */
+	uint32_t horizon_steps;	   /* longest horizon that will be asked */
+	uint32_t history_max;	   /* bounded history kept for refits */
+	uint32_t refit_every;	   /* observations between refits; 0 = never */
+	uint32_t n_levels;	   /* interval levels, default 2: 0.80 and 0.95 */
 	double levels[FORECAST_MAX_LEVELS];
-	double lower_bound;	     /* clip forecasts and intervals, e.g. 0 */
-	double upper_bound;	     /* e.g. 100 for percent; INFINITY for none */
+	double lower_bound; /* clip forecasts and intervals, e.g. 0 */
+	double upper_bound; /* e.g. 100 for percent; INFINITY for none */
 };
 
 struct forecast_interval {
@@ -88,5 +89,22 @@ double forecast_coverage(const struct forecaster *f, double level);
 int forecast_checkpoint(const struct forecaster *f, void **ret_buf, size_t *ret_len);
 /* Rebuilds a forecaster; -EBADMSG on a corrupt or foreign buffer. */
 int forecast_restore(const void *buf, size_t len, struct forecaster **ret);
+
+/*
+ * Additions for evaluation and the daemon's status (an AUTO forecaster runs
+ * every built family side by side, so each can be asked for directly).
+ */
+
+/* Like forecast_predict() with one model of those run; -ENOENT if not run. */
+int forecast_predict_model(const struct forecaster *f, enum forecast_model m, uint32_t horizon,
+			   struct forecast_point *ret);
+/* The model AUTO uses at this horizon (1-based); the configured model otherwise. */
+enum forecast_model forecast_model_chosen(const struct forecaster *f, uint32_t horizon);
+/* forecast_coverage() of one model run by f (NAN if not run or no actual yet). */
+double forecast_coverage_model(const struct forecaster *f, enum forecast_model m, double level);
+/* Season in use, in steps (0 = none). */
+uint32_t forecast_season_steps(const struct forecaster *f);
+/* Heap bytes held by f (state, history, calibration): bounded by the config. */
+size_t forecast_state_bytes(const struct forecaster *f);
 
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Log sink selection and formatting; see log.h. */
-#include "config.h"
+#include "build-config.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -62,7 +62,7 @@ int log_get_max_level(void)
 
 int log_level_from_string(const char *s)
 {
-	static const char *const names[] = { "emerg", "alert", "crit",	 "err",
+	static const char *const names[] = { "emerg",	"alert",  "crit", "err",
 					     "warning", "notice", "info", "debug" };
 	char *end;
 	long v;

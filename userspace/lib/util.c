@@ -21,7 +21,7 @@ int util_file_read_at(int dirfd, const char *path, size_t max_bytes, char **ret_
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 4096;
+	size_t len = 0, cap = max_bytes < 4096 ? max_bytes : 4096;
 
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -35,8 +35,17 @@ int util_file_read_at(int dirfd, const char *path, size_t max_bytes, char **ret_
 		if (len == cap) {
 			char *nb;
 
-			if (cap >= max_bytes)
-				return -EFBIG;
+			if (cap >= max_bytes) {
+				char extra;
+
+				/* Full: the file fits only if nothing is left to read. */
+				n = read(fd, &extra, 1);
+				if (n < 0)
+					return -errno;
+				if (n > 0)
+					return -EFBIG;
+				break;
+			}
 			cap = cap * 2 > max_bytes ? max_bytes : cap * 2;
 			nb = realloc(buf, cap + 1);
 			if (!nb)
@@ -246,11 +255,16 @@ int util_parse_duration_usec(const char *s, uint64_t *ret)
 {
 	/* Longest suffix first, so "ms" is not read as "m" followed by garbage. */
 	static const struct unit_mult units[] = {
-		{ "usec", 1 },	       { "us", 1 },
-		{ "msec", 1000 },      { "ms", 1000 },
-		{ "sec", USEC_PER_SEC }, { "s", USEC_PER_SEC },
-		{ "min", 60 * USEC_PER_SEC }, { "m", 60 * USEC_PER_SEC },
-		{ "h", 3600 * USEC_PER_SEC }, { "d", 86400 * USEC_PER_SEC },
+		{ "usec", 1 },
+		{ "us", 1 },
+		{ "msec", 1000 },
+		{ "ms", 1000 },
+		{ "sec", USEC_PER_SEC },
+		{ "s", USEC_PER_SEC },
+		{ "min", 60 * USEC_PER_SEC },
+		{ "m", 60 * USEC_PER_SEC },
+		{ "h", 3600 * USEC_PER_SEC },
+		{ "d", 86400 * USEC_PER_SEC },
 		{ "", USEC_PER_SEC },
 	};
 
@@ -260,9 +274,15 @@ int util_parse_duration_usec(const char *s, uint64_t *ret)
 int util_parse_size_bytes(const char *s, uint64_t *ret)
 {
 	static const struct unit_mult units[] = {
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
-		{ "TiB", 1ULL << 40 }, { "K", 1ULL << 10 },   { "M", 1ULL << 20 },
-		{ "G", 1ULL << 30 },   { "T", 1ULL << 40 },   { "B", 1 },
+		{ "KiB", 1ULL << 10 },
+		{ "MiB", 1ULL << 20 },
+		{ "GiB", 1ULL << 30 },
+		{ "TiB", 1ULL << 40 },
+		{ "K", 1ULL << 10 },
+		{ "M", 1ULL << 20 },
+		{ "G", 1ULL << 30 },
+		{ "T", 1ULL << 40 },
+		{ "B", 1 },
 		{ "", 1 },
 	};
 

@@ -36,8 +36,8 @@ int util_parse_duration_usec(const char *s, uint64_t *ret);
 /* "512M", "2G", "4096", "1K" (powers of 1024) into bytes. */
 int util_parse_size_bytes(const char *s, uint64_t *ret);
 
-uint64_t util_now_usec(void);	       /* CLOCK_MONOTONIC */
-uint64_t util_realtime_usec(void);     /* CLOCK_REALTIME */
+uint64_t util_now_usec(void);	   /* CLOCK_MONOTONIC */
+uint64_t util_realtime_usec(void); /* CLOCK_REALTIME */
 
 /* Copies at most size-1 bytes and always terminates; -ENAMETOOLONG on truncation. */
 int util_strlcpy(char *dst, const char *src, size_t size);

@@ -20,29 +20,29 @@
 
 enum plan_action {
 	PLAN_KEEP,
-	PLAN_SET,   /* first allocation of a VM that had none */
+	PLAN_SET, /* first allocation of a VM that had none */
 	PLAN_RAISE,
 	PLAN_LOWER,
 	PLAN_NR_ACTIONS,
 };
 
 struct plan_cpu_params {
-	uint32_t lead_steps;	   /* forecast steps looked ahead */
-	double headroom;	   /* target = upper * (1 + headroom) */
+	uint32_t lead_steps; /* forecast steps looked ahead */
+	double headroom;     /* target = upper * (1 + headroom) */
 	double min_cores;
-	double max_cores;	   /* > 0 */
-	uint32_t lower_after;	   /* consecutive low plans before lowering */
-	double lower_ratio;	   /* low means target < lower_ratio * current */
-	double saturation_ratio;   /* used >= ratio * current means capped, e.g. 0.9 */
-	double saturation_step;	   /* raise a capped VM by this factor, e.g. 1.5 */
+	double max_cores;	 /* > 0 */
+	uint32_t lower_after;	 /* consecutive low plans before lowering */
+	double lower_ratio;	 /* low means target < lower_ratio * current */
+	double saturation_ratio; /* used >= ratio * current means capped, e.g. 0.9 */
+	double saturation_step;	 /* raise a capped VM by this factor, e.g. 1.5 */
 };
 
 struct plan_cpu_input {
-	double current_cores;	   /* <= 0 or NAN: no allocation yet (unlimited) */
-	double used_cores;	   /* latest measured use, NAN if unknown */
+	double current_cores;		       /* <= 0 or NAN: no allocation yet (unlimited) */
+	double used_cores;		       /* latest measured use, NAN if unknown */
 	const struct forecast_point *forecast; /* NULL when no forecast yet */
-	uint32_t horizon;	   /* entries in forecast */
-	uint32_t low_streak;	   /* from the previous decision */
+	uint32_t horizon;		       /* entries in forecast */
+	uint32_t low_streak;		       /* from the previous decision */
 };
 
 struct plan_cpu_decision {

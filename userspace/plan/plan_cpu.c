@@ -90,8 +90,8 @@ int plan_cpu_decide(const struct plan_cpu_params *p, const struct plan_cpu_input
 	if (have_current && isfinite(in->used_cores) &&
 	    in->used_cores >= p->saturation_ratio * in->current_cores &&
 	    in->current_cores < p->max_cores) {
-		double stepped = clamp(in->current_cores * p->saturation_step, p->min_cores,
-				       p->max_cores);
+		double stepped =
+			clamp(in->current_cores * p->saturation_step, p->min_cores, p->max_cores);
 
 		if (stepped > want)
 			want = stepped;
@@ -121,7 +121,8 @@ int plan_cpu_decide(const struct plan_cpu_params *p, const struct plan_cpu_input
 			d.target_cores = want;
 			d.low_streak = 0;
 			snprintf(d.reason, sizeof(d.reason),
-				 "forecast upper %.2f cores stayed below %.0f%% of %.2f for %u plans",
+				 "forecast upper %.2f cores stayed below %.0f%% of %.2f for %u "
+				 "plans",
 				 d.demand_upper_cores, p->lower_ratio * 100, in->current_cores,
 				 p->lower_after);
 		} else {

@@ -24,11 +24,11 @@
 #define STATE_HORIZON_MAX 64  /* forecast steps kept per VM and resource */
 
 enum state_resource {
-	STATE_RES_CPU,	    /* cores */
-	STATE_RES_MEM,	    /* bytes */
-	STATE_RES_DISK_RD,  /* bytes/s */
+	STATE_RES_CPU,	   /* cores */
+	STATE_RES_MEM,	   /* bytes */
+	STATE_RES_DISK_RD, /* bytes/s */
 	STATE_RES_DISK_WR,
-	STATE_RES_NET_RX,   /* bytes/s */
+	STATE_RES_NET_RX, /* bytes/s */
 	STATE_RES_NET_TX,
 	STATE_NR_RESOURCES,
 };
@@ -41,9 +41,9 @@ struct state_forecast {
 	bool valid;
 	enum forecast_model model;
 	double step_sec;
-	uint64_t origin_usec;	   /* CLOCK_MONOTONIC of the last observation used */
-	uint32_t horizon;	   /* entries valid in points */
-	double coverage80;	   /* measured one-step coverage, NAN if unknown */
+	uint64_t origin_usec; /* CLOCK_MONOTONIC of the last observation used */
+	uint32_t horizon;     /* entries valid in points */
+	double coverage80;    /* measured one-step coverage, NAN if unknown */
 	double coverage95;
 	struct forecast_point points[STATE_HORIZON_MAX];
 };
@@ -57,14 +57,14 @@ struct state_cpu_alloc {
 	uint64_t changed_usec;	   /* CLOCK_MONOTONIC of the last change */
 	uint64_t n_raises;
 	uint64_t n_lowers;
-	bool dry_run;		   /* decided but not enforced */
-	char reason[128];	   /* why the last decision was made */
-	int last_error;		   /* -errno of the last enforcement, 0 if fine */
+	bool dry_run;	  /* decided but not enforced */
+	char reason[128]; /* why the last decision was made */
+	int last_error;	  /* -errno of the last enforcement, 0 if fine */
 };
 
 struct state_vm {
 	struct hv_vm id;
-	uint32_t n_samples;	   /* oldest first */
+	uint32_t n_samples; /* oldest first */
 	struct collect_sample samples[STATE_SAMPLES_MAX];
 	struct state_forecast forecast[STATE_NR_RESOURCES];
 	struct state_cpu_alloc cpu;
@@ -75,11 +75,11 @@ struct state_host {
 	char hv_uri[256];
 	bool hv_connected;
 	uint64_t hv_reconnects;
-	uint32_t collect_sources;  /* enum collect_source mask of the last tick */
+	uint32_t collect_sources; /* enum collect_source mask of the last tick */
 	bool bpf_loaded;
-	char bpf_status[128];	   /* why BPF is or is not in use */
+	char bpf_status[128]; /* why BPF is or is not in use */
 	bool dry_run;
-	uint64_t started_usec;	   /* CLOCK_MONOTONIC */
+	uint64_t started_usec; /* CLOCK_MONOTONIC */
 	uint64_t started_wall_usec;
 	uint64_t ticks;
 	uint64_t last_tick_usec;
@@ -94,7 +94,7 @@ struct state_snapshot {
 	uint64_t generation;
 	struct state_host host;
 	size_t n_vms;
-	struct state_vm *vms;	   /* sorted by name */
+	struct state_vm *vms; /* sorted by name */
 };
 
 struct state;

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The manager: the only place where the stages meet.
+ *
+ *   plugin (libvirt) --identity, stats--+
+ *   cgroups, netlink, BPF --------------+--> collect --> samples (every interval)
+ *                                                          |
+ *                         forecast step: mean of the step's samples
+ *                                                          v
+ *                                   forecast (per VM, per resource, intervals)
+ *                                                          |
+ *                                      plan (CPU allocation, hysteresis)
+ *                                                          |
+ *                                  enforce (libvirt scheduler parameters)
+ *
+ * After every tick the manager's view is published as an RCU snapshot
+ * (state/) that the API thread reads. The manager thread is the only
+ * writer. The plugin's event thread and the API thread never touch the
+ * manager's data: they set a pending flag under a lock and wake the loop
+ * through an eventfd.
+ *
+ * The loop waits on a signalfd (SIGTERM/SIGINT: stop; SIGHUP: reload), a
+ * timerfd (the collection interval) and that eventfd.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "api.h"
+#include "cleanup.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+
+static void manager_notify(const char *state)
+{
+#if HAVE_LIBSYSTEMD
+	sd_notify(0, state);
+#endif
+}
+
+static void manager_wake(struct manager *m)
+{
+	uint64_t one = 1;
+
+	if (write(m->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug_errno(errno, "manager: cannot wake the loop: %m");
+}
+
+/* Runs on the plugin's event thread. */
+static void manager_on_hv_event(const struct hv_event *ev, void *userdata)
+{
+	struct manager *m = userdata;
+
+	pthread_mutex_lock(&m->pending_lock);
+	switch (ev->type) {
+	case HV_EVENT_CONNECTED:
+		m->pending_connected = true;
+		m->pending_resync = true;
+		break;
+	case HV_EVENT_DISCONNECTED:
+		m->pending_disconnected = true;
+		break;
+	default:
+		m->pending_resync = true;
+		break;
+	}
+	pthread_mutex_unlock(&m->pending_lock);
+	manager_wake(m);
+}
+
+/* Runs on the API thread: a hook told us a VM starts, stops or arrives. */
+static int manager_on_hook(const struct api_hook_event *ev, void *userdata)
+{
+	struct manager *m = userdata;
+
+	log_debug("manager: hook %s %s for %s", ev->op, ev->sub_op, ev->vm);
+	pthread_mutex_lock(&m->pending_lock);
+	m->pending_resync = true;
+	pthread_mutex_unlock(&m->pending_lock);
+	manager_wake(m);
+	return 0;
+}
+
+static int manager_timer_arm(struct manager *m)
+{
+	uint64_t usec = m->cfg.collect_interval_usec;
+	struct itimerspec its = {
+		.it_interval = { (time_t)(usec / USEC_PER_SEC),
+				 (long)(usec % USEC_PER_SEC) * 1000 },
+		.it_value = { 0, 1 },
+	};
+
+	if (timerfd_settime(m->timer_fd, 0, &its, NULL) < 0)
+		return log_error_errno(errno, "manager: cannot arm the collection timer: %m");
+	return 0;
+}
+
+static void manager_plan_params(struct manager *m)
+{
+	struct plan_cpu_params *p = &m->cpu_params;
+
+	plan_cpu_params_default(p);
+	p->lead_steps = m->cfg.cpu_lead_steps;
+	p->headroom = m->cfg.cpu_headroom;
+	p->min_cores = m->cfg.cpu_min_cores;
+	p->max_cores = m->cfg.cpu_max_cores > 0 ? m->cfg.cpu_max_cores : 1.0;
+	p->lower_after = m->cfg.cpu_lower_after_steps;
+	p->lower_ratio = m->cfg.cpu_lower_ratio;
+}
+
+static int manager_hv_open(struct manager *m, uint64_t now_usec)
+{
+	struct hv_config hc = {
+		.uri = m->cfg.libvirt_uri,
+		.keepalive_interval_sec = m->cfg.keepalive_interval_sec,
+		.keepalive_count = m->cfg.keepalive_count,
+		.reconnect_delay_ms = (unsigned)(m->cfg.reconnect_delay_usec / 1000),
+		.read_only = false,
+	};
+	int r;
+
+	if (m->hv || now_usec < m->hv_next_open_usec)
+		return 0;
+	r = m->hv_ops->open(&hc, manager_on_hv_event, m, &m->hv);
+	if (r < 0) {
+		m->hv_next_open_usec = now_usec + m->cfg.reconnect_delay_usec;
+		return log_warning_errno(r,
+					 "manager: cannot connect to %s: %m; is libvirtd running? "
+					 "Retrying every %.1f s",
+					 m->cfg.libvirt_uri,
+					 (double)m->cfg.reconnect_delay_usec / USEC_PER_SEC);
+	}
+	return 0;
+}
+
+static void manager_take_pending(struct manager *m, bool *ret_resync)
+{
+	bool connected, disconnected;
+
+	pthread_mutex_lock(&m->pending_lock);
+	*ret_resync = m->pending_resync;
+	connected = m->pending_connected;
+	disconnected = m->pending_disconnected;
+	m->pending_resync = m->pending_connected = m->pending_disconnected = false;
+	pthread_mutex_unlock(&m->pending_lock);
+
+	if (disconnected)
+		log_warning("manager: lost the connection to %s; collecting from cgroups until it "
+			    "is back",
+			    m->cfg.libvirt_uri);
+	if (connected) {
+		if (m->hv_connects++ > 0)
+			m->hv_reconnects++;
+		log_info("manager: connected to %s, resynchronising", m->cfg.libvirt_uri);
+	}
+}
+
+static void manager_tick(struct manager *m)
+{
+	uint64_t start = util_now_usec();
+	bool resync;
+
+	manager_hv_open(m, start);
+	manager_take_pending(m, &resync);
+	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv))
+		manager_vms_resync(m);
+	manager_vms_collect(m, start);
+	if (m->last_step_usec == 0)
+		m->last_step_usec = start;
+	else if (start - m->last_step_usec + m->cfg.collect_interval_usec / 2 >=
+		 m->cfg.forecast_step_usec) {
+		m->last_step_usec = start;
+		manager_vms_step(m, start);
+	}
+	m->ticks++;
+	m->last_tick_usec = start;
+	m->last_tick_cost_usec = util_now_usec() - start;
+	manager_snapshot_publish(m);
+	manager_notify("WATCHDOG=1");
+}
+
+static void manager_on_wake(struct manager *m)
+{
+	uint64_t v;
+	bool resync;
+
+	if (read(m->wake_fd, &v, sizeof(v)) < 0)
+		return;
+	manager_take_pending(m, &resync);
+	if (resync && m->hv && m->hv_ops->connected(m->hv)) {
+		manager_vms_resync(m);
+		manager_snapshot_publish(m);
+	}
+}
+
+static void manager_reload(struct manager *m)
+{
+	struct config cfg;
+	int r;
+
+	manager_notify("RELOADING=1");
+	config_init_defaults(&cfg);
+	r = config_load(m->config_path, m->config_required, &cfg);
+	if (r < 0) {
+		log_error_errno(r, "manager: reload failed, keeping the running configuration: %m");
+		manager_notify("READY=1");
+		return;
+	}
+	if (strcmp(cfg.libvirt_uri, m->cfg.libvirt_uri) || strcmp(cfg.run_dir, m->cfg.run_dir) ||
+	    strcmp(cfg.state_dir, m->cfg.state_dir) ||
+	    cfg.forecast_step_usec != m->cfg.forecast_step_usec)
+		log_warning("manager: libvirt uri, run_dir, state_dir and forecast step change "
+			    "only after a restart");
+	strcpy(cfg.libvirt_uri, m->cfg.libvirt_uri);
+	strcpy(cfg.run_dir, m->cfg.run_dir);
+	strcpy(cfg.state_dir, m->cfg.state_dir);
+	cfg.forecast_step_usec = m->cfg.forecast_step_usec;
+	m->cfg = cfg;
+	log_set_max_level(cfg.log_level);
+	manager_plan_params(m);
+	manager_timer_arm(m);
+	log_info("manager: configuration reloaded from %s%s", m->config_path,
+		 cfg.dry_run ? " (dry-run)" : "");
+	manager_notify("READY=1");
+}
+
+static void manager_on_signal(struct manager *m)
+{
+	struct signalfd_siginfo si;
+
+	if (read(m->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	switch (si.ssi_signo) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("manager: %s received, shutting down", strsignal((int)si.ssi_signo));
+		m->quit = true;
+		break;
+	case SIGHUP:
+		manager_reload(m);
+		break;
+	}
+}
+
+static int manager_fds_open(struct manager *m)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+		return -EINVAL;
+	m->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->signal_fd < 0 || m->timer_fd < 0 || m->wake_fd < 0)
+		return log_error_errno(errno, "manager: cannot create its file descriptors: %m");
+	return 0;
+}
+
+static int manager_api_start(struct manager *m)
+{
+	_cleanup_free_ char *path = NULL;
+	struct api_handlers h = { .hook = manager_on_hook, .userdata = m };
+	int r;
+
+	r = util_mkdir_p(m->cfg.run_dir, 0755);
+	if (r < 0)
+		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m",
+				       m->cfg.run_dir);
+	if (asprintf(&path, "%s/prescient.sock", m->cfg.run_dir) < 0)
+		return -ENOMEM;
+	r = api_server_start(path, m->state, &h, &m->api);
+	if (r < 0)
+		return log_error_errno(r, "manager: cannot serve the API on '%s': %m", path);
+	log_info("manager: API listening on %s", path);
+	return 0;
+}
+
+int manager_new(const struct config *cfg, const char *config_path, bool config_required,
+		struct manager **ret)
+{
+	struct collect_config cc = {
+		.cgroup_root = cfg->cgroup_root,
+		.proc_root = cfg->proc_root,
+		.use_netlink = cfg->netlink,
+		.use_bpf = cfg->bpf,
+	};
+	struct manager *m;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->signal_fd = m->timer_fd = m->wake_fd = -1;
+	pthread_mutex_init(&m->pending_lock, NULL);
+	m->cfg = *cfg;
+	m->config_required = config_required;
+	util_strlcpy(m->config_path, config_path, sizeof(m->config_path));
+	m->hv_ops = &hv_libvirt_ops;
+	m->started_usec = util_now_usec();
+	m->started_wall_usec = util_realtime_usec();
+	manager_plan_params(m);
+
+	r = manager_fds_open(m);
+	if (r >= 0)
+		r = state_new(&m->state);
+	if (r >= 0) {
+		r = collect_new(&cc, &m->collect);
+		if (r < 0)
+			log_error_errno(r, "manager: cannot start the collector: %m");
+	}
+	if (r >= 0)
+		r = manager_snapshot_publish(m);
+	if (r >= 0)
+		r = manager_api_start(m);
+	if (r < 0) {
+		manager_free(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	api_server_stop(m->api);
+	if (m->hv)
+		m->hv_ops->close(m->hv);
+	manager_vms_clear(m);
+	collect_free(m->collect);
+	state_free(m->state);
+	closep(&m->signal_fd);
+	closep(&m->timer_fd);
+	closep(&m->wake_fd);
+	pthread_mutex_destroy(&m->pending_lock);
+	free(m);
+}
+
+int manager_run(struct manager *m)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = m->signal_fd, .events = POLLIN },
+		{ .fd = m->timer_fd, .events = POLLIN },
+		{ .fd = m->wake_fd, .events = POLLIN },
+	};
+	int r;
+
+	r = manager_timer_arm(m);
+	if (r < 0)
+		return r;
+	manager_notify("READY=1\nSTATUS=watching VMs");
+	while (!m->quit) {
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_error_errno(errno, "manager: poll failed: %m");
+		}
+		if (pfd[0].revents & POLLIN)
+			manager_on_signal(m);
+		if (pfd[1].revents & POLLIN) {
+			uint64_t expirations;
+
+			if (read(m->timer_fd, &expirations, sizeof(expirations)) > 0)
+				manager_tick(m);
+		}
+		if (pfd[2].revents & POLLIN)
+			manager_on_wake(m);
+	}
+	manager_notify("STOPPING=1");
+	manager_vms_checkpoint_all(m);
+	return 0;
+}

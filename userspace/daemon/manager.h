@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's manager: the only code that wires the stages together (see
+ * manager.c for the pipeline). Private to userspace/daemon.
+ */
+#ifndef PRESCIENT_DAEMON_MANAGER_H
+#define PRESCIENT_DAEMON_MANAGER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "collect.h"
+#include "forecast.h"
+#include "hv.h"
+#include "plan.h"
+#include "state.h"
+
+struct api_server;
+
+/* One VM as the manager tracks it between ticks. */
+struct manager_vm {
+	struct hv_vm id;
+	bool listed;		    /* present in the last successful listing */
+	uint32_t ring_head, ring_n; /* recent samples, a ring */
+	struct collect_sample ring[STATE_SAMPLES_MAX];
+	double step_sum[STATE_NR_RESOURCES]; /* current forecast step's accumulation */
+	uint32_t step_n[STATE_NR_RESOURCES];
+	uint32_t warm_n[STATE_NR_RESOURCES]; /* values gathered before the first fit */
+	double *warm[STATE_NR_RESOURCES];
+	struct forecaster *fc[STATE_NR_RESOURCES];
+	struct state_forecast forecast[STATE_NR_RESOURCES];
+	struct state_cpu_alloc cpu;
+	uint32_t cpu_low_streak;
+	bool cpu_tune_read; /* current allocation read back from the plugin */
+};
+
+struct manager {
+	struct config cfg;
+	char config_path[256];
+	bool config_required;
+
+	const struct hv_ops *hv_ops;
+	struct hv *hv;
+	uint64_t hv_next_open_usec;
+	uint64_t hv_connects;
+	uint64_t hv_reconnects;
+
+	struct collect *collect;
+	struct state *state;
+	struct api_server *api;
+
+	int signal_fd, timer_fd, wake_fd;
+	bool quit;
+
+	/* Set by the plugin's event thread and the API thread, under lock. */
+	pthread_mutex_t pending_lock;
+	bool pending_resync;
+	bool pending_connected;
+	bool pending_disconnected;
+
+	struct manager_vm **vms;
+	size_t n_vms;
+
+	uint64_t started_usec, started_wall_usec;
+	uint64_t ticks, last_tick_usec, last_tick_cost_usec;
+	uint64_t last_step_usec;
+	struct plan_cpu_params cpu_params;
+};
+
+int manager_new(const struct config *cfg, const char *config_path, bool config_required,
+		struct manager **ret);
+void manager_free(struct manager *m);
+/* Runs until SIGTERM or SIGINT; reloads the configuration on SIGHUP. */
+int manager_run(struct manager *m);
+
+/* manager_vms.c: the VM table and the per-VM pipeline. */
+int manager_vms_resync(struct manager *m);
+int manager_vms_collect(struct manager *m, uint64_t now_usec);
+void manager_vms_step(struct manager *m, uint64_t now_usec);
+void manager_vms_checkpoint_all(struct manager *m);
+void manager_vms_clear(struct manager *m);
+
+/* manager_snapshot.c: publishes the manager's view for readers. */
+int manager_snapshot_publish(struct manager *m);
+
+#endif

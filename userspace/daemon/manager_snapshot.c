@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Builds an immutable snapshot of the manager's view after every tick and
+ * publishes it through state/ (RCU), for the API thread to read.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+
+static void vm_fill(const struct manager_vm *v, struct state_vm *out)
+{
+	uint32_t first = (v->ring_head + STATE_SAMPLES_MAX - v->ring_n) % STATE_SAMPLES_MAX;
+
+	out->id = v->id;
+	out->n_samples = v->ring_n;
+	for (uint32_t i = 0; i < v->ring_n; i++)
+		out->samples[i] = v->ring[(first + i) % STATE_SAMPLES_MAX];
+	memcpy(out->forecast, v->forecast, sizeof(out->forecast));
+	out->cpu = v->cpu;
+}
+
+static int vm_by_name(const void *a, const void *b)
+{
+	const struct state_vm *x = a, *y = b;
+	int c = strcmp(x->id.name, y->id.name);
+
+	return c ? c : strcmp(x->id.uuid, y->id.uuid);
+}
+
+static void host_fill(const struct manager *m, struct state_host *h)
+{
+	gethostname(h->hostname, sizeof(h->hostname) - 1);
+	util_strlcpy(h->hv_uri, m->cfg.libvirt_uri, sizeof(h->hv_uri));
+	h->hv_connected = m->hv && m->hv_ops->connected(m->hv);
+	h->hv_reconnects = m->hv_reconnects;
+	h->collect_sources = m->collect ? collect_sources_active(m->collect) : 0;
+	h->bpf_loaded = h->collect_sources & (1u << COLLECT_SRC_BPF);
+	h->dry_run = m->cfg.dry_run;
+	h->started_usec = m->started_usec;
+	h->started_wall_usec = m->started_wall_usec;
+	h->ticks = m->ticks;
+	h->last_tick_usec = m->last_tick_usec;
+	h->last_tick_cost_usec = m->last_tick_cost_usec;
+	h->collect_interval_sec = (double)m->cfg.collect_interval_usec / USEC_PER_SEC;
+	h->forecast_step_sec = (double)m->cfg.forecast_step_usec / USEC_PER_SEC;
+	util_strlcpy(h->config_file, m->config_path, sizeof(h->config_file));
+	util_strlcpy(h->version, PRESCIENT_VERSION, sizeof(h->version));
+}
+
+int manager_snapshot_publish(struct manager *m)
+{
+	struct state_snapshot *snap;
+
+	snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return -ENOMEM;
+	if (m->n_vms) {
+		snap->vms = calloc(m->n_vms, sizeof(*snap->vms));
+		if (!snap->vms) {
+			free(snap);
+			return -ENOMEM;
+		}
+	}
+	snap->n_vms = m->n_vms;
+	for (size_t i = 0; i < m->n_vms; i++)
+		vm_fill(m->vms[i], &snap->vms[i]);
+	qsort(snap->vms, snap->n_vms, sizeof(*snap->vms), vm_by_name);
+	host_fill(m, &snap->host);
+	state_publish(m->state, snap);
+	return 0;
+}
