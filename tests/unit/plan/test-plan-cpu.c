@@ -61,9 +61,9 @@ static void test_decide_table(void)
 		check_int_eq(plan_cpu_decide(&p, &in, &d), 0);
 		if (d.action != c->action || fabs(d.target_cores - c->target) > 1e-9 ||
 		    d.low_streak != c->next_streak)
-			fprintf(stderr, "case '%s': action %s target %.3f streak %u (%s)\n", c->name,
-				plan_action_to_string(d.action), d.target_cores, d.low_streak,
-				d.reason);
+			fprintf(stderr, "case '%s': action %s target %.3f streak %u (%s)\n",
+				c->name, plan_action_to_string(d.action), d.target_cores,
+				d.low_streak, d.reason);
 		check_int_eq(d.action, c->action);
 		check_double_near(d.target_cores, c->target, 1e-9);
 		check_int_eq(d.low_streak, c->next_streak);
@@ -112,7 +112,7 @@ static void test_ramp_sequence(void)
 		check(alloc >= next - 1e-9);
 	}
 	check(raised_by > 0 && raised_by < 5); /* before the peak at t = 5 */
-	check_int_eq(n_lower, 1);	      /* lowered once, not flapping */
+	check_int_eq(n_lower, 1);	       /* lowered once, not flapping */
 	check(alloc < 0.3);
 }
 
