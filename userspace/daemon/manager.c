@@ -82,7 +82,8 @@ static void manager_on_hv_event(const struct hv_event *ev, void *userdata)
 }
 
 /* Runs on the API thread: a hook told us a VM starts, stops or arrives. */
-static int manager_on_hook(const struct api_hook_event *ev, void *userdata)
+static int manager_on_hook(const struct api_hook_event *ev, struct api_hook_reply *reply,
+			   void *userdata)
 {
 	struct manager *m = userdata;
 
@@ -168,6 +169,18 @@ static void manager_take_pending(struct manager *m, bool *ret_resync)
 	}
 }
 
+/* Says once, not every second, that the hypervisor is out of reach. */
+static void manager_hv_check(struct manager *m)
+{
+	bool up = m->hv && m->hv_ops->connected(m->hv);
+
+	if (!up && !m->hv_down_logged)
+		log_warning("manager: not connected to %s; is libvirtd running ('systemctl status libvirtd')? "
+			    "Retrying every %.1f s, collecting from cgroups meanwhile",
+			    m->cfg.libvirt_uri, (double)m->cfg.reconnect_delay_usec / USEC_PER_SEC);
+	m->hv_down_logged = !up;
+}
+
 static void manager_tick(struct manager *m)
 {
 	uint64_t start = util_now_usec();
@@ -175,6 +188,8 @@ static void manager_tick(struct manager *m)
 
 	manager_hv_open(m, start);
 	manager_take_pending(m, &resync);
+	if (m->ticks > 0)
+		manager_hv_check(m);
 	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv))
 		manager_vms_resync(m);
 	manager_vms_collect(m, start);
@@ -276,16 +291,18 @@ static int manager_fds_open(struct manager *m)
 static int manager_api_start(struct manager *m)
 {
 	_cleanup_free_ char *path = NULL;
-	struct api_handlers h = { .hook = manager_on_hook, .userdata = m };
 	int r;
 
+	/* The server keeps a pointer to the handlers: they live in the manager. */
+	m->api_handlers = (struct api_handlers){ .hook = manager_on_hook, .userdata = m };
 	r = util_mkdir_p(m->cfg.run_dir, 0755);
 	if (r < 0)
 		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m",
 				       m->cfg.run_dir);
 	if (asprintf(&path, "%s/prescient.sock", m->cfg.run_dir) < 0)
 		return -ENOMEM;
-	r = api_server_start(path, m->state, &h, &m->api);
+	r = api_server_start(&(struct api_server_config){ .socket_path = path }, m->state,
+			     &m->api_handlers, &m->api);
 	if (r < 0)
 		return log_error_errno(r, "manager: cannot serve the API on '%s': %m", path);
 	log_info("manager: API listening on %s", path);

@@ -11,14 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api.h"
 #include "config.h"
 #include "collect.h"
 #include "forecast.h"
 #include "hv.h"
 #include "plan.h"
 #include "state.h"
-
-struct api_server;
 
 /* One VM as the manager tracks it between ticks. */
 struct manager_vm {
@@ -47,10 +46,12 @@ struct manager {
 	uint64_t hv_next_open_usec;
 	uint64_t hv_connects;
 	uint64_t hv_reconnects;
+	bool hv_down_logged;
 
 	struct collect *collect;
 	struct state *state;
 	struct api_server *api;
+	struct api_handlers api_handlers;
 
 	int signal_fd, timer_fd, wake_fd;
 	bool quit;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"

@@ -33,8 +33,9 @@ struct plan_cpu_params {
 	double max_cores;	 /* > 0 */
 	uint32_t lower_after;	 /* consecutive low plans before lowering */
 	double lower_ratio;	 /* low means target < lower_ratio * current */
-	double saturation_ratio; /* used >= ratio * current means capped, e.g. 0.9 */
+	double saturation_ratio; /* used >= ratio * current means capped, e.g. 0.8 */
 	double saturation_step;	 /* raise a capped VM by this factor, e.g. 1.5 */
+	double min_raise_ratio;	 /* ignore raises smaller than this share of current */
 };
 
 struct plan_cpu_input {

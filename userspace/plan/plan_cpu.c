@@ -30,8 +30,9 @@ void plan_cpu_params_default(struct plan_cpu_params *p)
 		.max_cores = 1.0,
 		.lower_after = 3,
 		.lower_ratio = 0.7,
-		.saturation_ratio = 0.9,
+		.saturation_ratio = 0.8,
 		.saturation_step = 1.5,
+		.min_raise_ratio = 0.05,
 	};
 }
 
@@ -64,7 +65,7 @@ static int params_valid(const struct plan_cpu_params *p)
 {
 	return p->lead_steps > 0 && p->headroom >= 0 && p->min_cores > 0 &&
 	       p->max_cores >= p->min_cores && p->lower_ratio > 0 && p->lower_ratio <= 1 &&
-	       p->saturation_ratio > 0 && p->saturation_step >= 1;
+	       p->saturation_ratio > 0 && p->saturation_step >= 1 && p->min_raise_ratio >= 0;
 }
 
 int plan_cpu_decide(const struct plan_cpu_params *p, const struct plan_cpu_input *in,
@@ -107,7 +108,7 @@ int plan_cpu_decide(const struct plan_cpu_params *p, const struct plan_cpu_input
 			snprintf(d.reason, sizeof(d.reason),
 				 "first allocation: forecast upper %.2f cores + %.0f%% headroom",
 				 d.demand_upper_cores, p->headroom * 100);
-	} else if (want > in->current_cores) {
+	} else if (want > in->current_cores * (1.0 + p->min_raise_ratio)) {
 		d.action = PLAN_RAISE;
 		d.target_cores = want;
 		if (!d.reason[0])

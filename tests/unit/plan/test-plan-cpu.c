@@ -36,6 +36,7 @@ static void test_decide_table(void)
 		{ "raise when upper exceeds", 0.5, 0.3, 0.5, 0.8, 0, PLAN_RAISE, 0.88, 0 },
 		{ "raise clipped at max", 0.5, 0.3, 1.5, 2.5, 0, PLAN_RAISE, 1.0, 0 },
 		{ "keep when covered", 1.0, 0.6, 0.7, 0.85, 2, PLAN_KEEP, 1.0, 0 },
+		{ "ignore a tiny raise", 1.0, 0.6, 0.8, 0.9, 0, PLAN_KEEP, 1.0, 0 },
 		{ "low once: keep, count", 1.0, 0.1, 0.1, 0.2, 0, PLAN_KEEP, 1.0, 1 },
 		{ "low twice: keep, count", 1.0, 0.1, 0.1, 0.2, 1, PLAN_KEEP, 1.0, 2 },
 		{ "low third time: lower", 1.0, 0.1, 0.1, 0.2, 2, PLAN_LOWER, 0.22, 0 },
