@@ -175,7 +175,8 @@ static void manager_hv_check(struct manager *m)
 	bool up = m->hv && m->hv_ops->connected(m->hv);
 
 	if (!up && !m->hv_down_logged)
-		log_warning("manager: not connected to %s; is libvirtd running ('systemctl status libvirtd')? "
+		log_warning("manager: not connected to %s; is libvirtd running ('systemctl status "
+			    "libvirtd')? "
 			    "Retrying every %.1f s, collecting from cgroups meanwhile",
 			    m->cfg.libvirt_uri, (double)m->cfg.reconnect_delay_usec / USEC_PER_SEC);
 	m->hv_down_logged = !up;
