@@ -8,6 +8,14 @@
  * Output: one struct collect_sample per VM, rates computed from the counter
  * deltas since the previous tick. The collector keeps the previous counters;
  * the first tick of a VM yields a sample with rates marked absent (NAN).
+ *
+ * Per field, the first source with a value wins: BPF > cgroup (v2, then v1)
+ * or netlink > libvirt bulk statistics; steal: BPF > the vCPU threads'
+ * /proc/<pid>/task/<tid>/schedstat > libvirt. mem_bytes is anon + mapped
+ * file memory (v2 memory.stat anon + file_mapped, v1 rss + mapped_file,
+ * libvirt balloon.rss), i.e. what the VM has resident, without page cache.
+ * A counter that went backwards gives NAN for one tick. collect.c has the
+ * details and the reasons.
  */
 #ifndef PRESCIENT_COLLECT_H
 #define PRESCIENT_COLLECT_H
@@ -76,5 +84,8 @@ int collect_sample(struct collect *c, const struct hv_vm *vms, size_t n_vms,
 
 /* Bit mask of enum collect_source that worked on the last tick, for status. */
 uint32_t collect_sources_active(const struct collect *c);
+
+/* Human-readable BPF state for status: which probes run, or why none do. */
+const char *collect_bpf_describe(const struct collect *c);
 
 #endif
