@@ -23,6 +23,7 @@
  * timerfd (the collection interval) and that eventfd.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #endif
 
 #include "api.h"
+#include "hv-libvirt.h"
 #include "cleanup.h"
 #include "log.h"
 #include "manager.h"
@@ -291,19 +293,26 @@ static int manager_fds_open(struct manager *m)
 
 static int manager_api_start(struct manager *m)
 {
-	_cleanup_free_ char *path = NULL;
+	struct api_server_config ac = {
+		.max_clients = m->cfg.api_max_clients,
+		.client_timeout_usec = m->cfg.api_client_timeout_usec,
+	};
+	char path[PATH_MAX], dir[PATH_MAX];
 	int r;
 
+	r = config_api_socket_path(&m->cfg, path, sizeof(path));
+	if (r < 0)
+		return log_error_errno(r, "manager: the API socket path is too long: %m");
+	util_strlcpy(dir, path, sizeof(dir));
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	r = util_mkdir_p(dir, 0755);
+	if (r < 0)
+		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m", dir);
 	/* The server keeps a pointer to the handlers: they live in the manager. */
 	m->api_handlers = (struct api_handlers){ .hook = manager_on_hook, .userdata = m };
-	r = util_mkdir_p(m->cfg.run_dir, 0755);
-	if (r < 0)
-		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m",
-				       m->cfg.run_dir);
-	if (asprintf(&path, "%s/prescient.sock", m->cfg.run_dir) < 0)
-		return -ENOMEM;
-	r = api_server_start(&(struct api_server_config){ .socket_path = path }, m->state,
-			     &m->api_handlers, &m->api);
+	ac.socket_path = path;
+	r = api_server_start(&ac, m->state, &m->api_handlers, &m->api);
 	if (r < 0)
 		return log_error_errno(r, "manager: cannot serve the API on '%s': %m", path);
 	log_info("manager: API listening on %s", path);

@@ -122,6 +122,8 @@ static int vm_add(struct manager *m, const struct hv_vm *id)
 	m->vms = nv;
 	v->id = *id;
 	v->listed = true;
+	/* Unknown until read back or planned: shown as "-", never as 0. */
+	v->cpu.cores = v->cpu.target_cores = v->cpu.demand_upper_cores = NAN;
 	vm_restore(m, v);
 	m->vms[m->n_vms++] = v;
 	log_info("manager: watching VM %s (%s), pid %d, %u vCPUs", id->name, id->uuid,

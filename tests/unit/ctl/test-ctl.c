@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * prescientctl against the real API server serving a hand-built snapshot:
+ * tables (values, units, alignment), --json (the daemon's data object as is),
+ * errors and exit codes (0 ok, 1 error, 2 usage), an absent daemon, a daemon
+ * that never answers (--timeout).
+ *
+ * Usage: test-ctl PRESCIENTCTL          run the tests
+ *        test-ctl --serve SOCKET        serve the fake snapshot until killed
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "api.h"
+#include "fake-state.h"
+#include "run-program.h"
+#include "tap.h"
+#include "util.h"
+
+static const char *ctl;
+static char sock[128];
+
+static struct run_result run(const char *const *env, int n, ...)
+{
+	char *argv[16];
+	struct run_result r;
+	va_list ap;
+
+	argv[0] = (char *)ctl;
+	va_start(ap, n);
+	for (int i = 0; i < n && i < 14; i++)
+		argv[i + 1] = va_arg(ap, char *);
+	va_end(ap);
+	argv[n + 1] = NULL;
+	if (run_program(argv, env, NULL, 0, 20, &r) < 0) {
+		fprintf(stderr, "cannot run %s\n", ctl);
+		exit(1);
+	}
+	return r;
+}
+
+#define check_has(hay, needle)                                                                     \
+	do {                                                                                       \
+		if (!strstr((hay), (needle))) {                                                    \
+			fprintf(stderr, "%s:%d: output lacks \"%s\":\n%s\n", __FILE__, __LINE__,   \
+				(needle), (hay));                                                  \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+/* The line of text that contains needle (copied into buf), or "" */
+static const char *line_with(const char *text, const char *needle, char *buf, size_t size)
+{
+	const char *p = strstr(text, needle), *b, *e;
+
+	buf[0] = '\0';
+	if (!p)
+		return buf;
+	for (b = p; b > text && b[-1] != '\n'; b--)
+		;
+	e = strchr(p, '\n');
+	if (!e)
+		e = p + strlen(p);
+	snprintf(buf, size, "%.*s", (int)(e - b), b);
+	return buf;
+}
+
+/* Column where the word ends in line (right-aligned numbers end under their header). */
+static long word_end(const char *line, const char *word)
+{
+	const char *p = strstr(line, word);
+
+	return p ? (long)(p - line + (long)strlen(word)) : -1;
+}
+
+static void test_status(void)
+{
+	struct run_result r = run(NULL, 3, "--socket", sock, "status");
+
+	check_int_eq(r.status, 0);
+	check_has(r.out, "prescientd 0.1.0-test on testhost, up 6");
+	check_has(r.out, "dry-run");
+	check_has(r.out, "test:///default, connected (1 reconnects)");
+	check_has(r.out, "every 1.0 s from cgroup-v2, libvirt, netlink");
+	check_has(r.out, "BPF:         not loaded: disabled in the configuration");
+	check_has(r.out, "step 60 s");
+	check_has(r.out, "VMs:         2");
+	check_int_eq(r.err_len, 0);
+	run_result_free(&r);
+}
+
+static void test_vms_table(void)
+{
+	struct run_result r = run(NULL, 3, "-s", sock, "vms");
+	char head[512], units[512], web[512], db[512];
+
+	check_int_eq(r.status, 0);
+	line_with(r.out, "NAME", head, sizeof(head));
+	line_with(r.out, "KiB/s", units, sizeof(units));
+	line_with(r.out, "web1", web, sizeof(web));
+	line_with(r.out, "db-2", db, sizeof(db));
+	check(strncmp(head, "NAME", 4) == 0);
+	check_has(units, "MiB");
+	check_has(units, "cores");
+	/* web1: 4 vCPUs, 2048 MiB, 1.50 cores used, 2.25 allocated, upper 2.10, 1024 MiB RSS,
+	 * 2048.0 KiB/s read, 4.0 KiB/s written, 512.0 KiB/s received, 1.0 KiB/s sent */
+	check_has(web, "running");
+	check_has(web, " 1.50 ");
+	check_has(web, " 2.25 ");
+	check_has(web, " 2.10 ");
+	check_has(web, " 2048 ");
+	check_has(web, " 1024 ");
+	check_has(web, " 2048.0 ");
+	check_has(web, " 512.0 ");
+	check_has(web, FAKE_UUID_WEB1);
+	/* db-2 was never measured: dashes, not zeros */
+	check_has(db, "paused");
+	check_has(db, " - ");
+	check(strstr(db, "0.00") == NULL);
+	/* right-aligned: numbers end where their header ends */
+	check_int_eq(word_end(web, "1.50"), word_end(head, " CPU"));
+	check_int_eq(word_end(web, "2.25"), word_end(head, "ALLOC"));
+	check_int_eq(word_end(units, "KiB/s"), word_end(head, "DISK-R"));
+	/* rows are in the daemon's order (by name) */
+	check(strstr(r.out, "db-2") < strstr(r.out, "web1"));
+	run_result_free(&r);
+}
+
+static void test_vm_detail(void)
+{
+	struct run_result r = run(NULL, 4, "--socket", sock, "vm", "web1");
+	char row[512];
+
+	check_int_eq(r.status, 0);
+	check_has(r.out, "VM web1 (" FAKE_UUID_WEB1 ")");
+	check_has(r.out, "running, QEMU pid 4242");
+	check_has(r.out, "4 online of 8");
+	check_has(r.out, "4300 4301 4302 4303");
+	check_has(r.out, "2048 MiB of 4096 MiB");
+	check_has(r.out, "vnet3");
+	check_has(r.out, "web1.scope");
+	check_has(r.out, "2.25 cores (target 2.25), forecast upper bound 2.10 cores");
+	check_has(r.out, "30 s ago; 2 raises, 1 lowers");
+	check_has(r.out, "raised: forecast upper 95% 2.10 cores within 5 steps");
+	check_has(r.out, "Recent samples (newest last, 3 of 3)");
+	check_has(r.out, "cpu (cores): model holt, step 60 s");
+	check_has(r.out, "coverage 80%: 82%, 95%: 96%");
+	check_has(r.out, "mem");
+	check_has(r.out, "no forecast yet");
+	/* step 2 is 2 min ahead: mean 1.60, 80% 1.40..1.80, 95% 1.20..2.00 */
+	line_with(r.out, "2 min", row, sizeof(row));
+	check_has(row, "1.60");
+	check_has(row, "1.40");
+	check_has(row, "1.80");
+	check_has(row, "1.20");
+	check_has(row, "2.00");
+	run_result_free(&r);
+
+	/* by UUID, through $PRESCIENT_SOCKET */
+	{
+		char envs[200];
+		const char *env[] = { envs, NULL };
+
+		snprintf(envs, sizeof(envs), "PRESCIENT_SOCKET=%s", sock);
+		r = run(env, 2, "vm", FAKE_UUID_DB2);
+		check_int_eq(r.status, 0);
+		check_has(r.out, "VM db-2");
+		check_has(r.out, "not managed");
+		check_has(r.out, "changed:    never");
+		check_has(r.out, "none yet");
+		check_has(r.out, strerror(EPERM));
+		run_result_free(&r);
+	}
+}
+
+static void test_json(void)
+{
+	struct run_result r = run(NULL, 4, "--socket", sock, "--json", "vms");
+	struct json_object *o, *vms;
+
+	check_int_eq(r.status, 0);
+	o = json_tokener_parse(r.out);
+	check(o != NULL);
+	check(json_object_object_get_ex(o, "vms", &vms)); /* the data object itself */
+	check(!json_object_object_get_ex(o, "ok", NULL));
+	check_int_eq(json_object_array_length(vms), 2);
+	json_object_put(o);
+	run_result_free(&r);
+
+	r = run(NULL, 5, "--socket", sock, "-j", "vm", "db-2");
+	check_int_eq(r.status, 0);
+	o = json_tokener_parse(r.out);
+	check(o && json_object_object_get_ex(o, "name", &vms));
+	check_str_eq(vms ? json_object_get_string(vms) : NULL, "db-2");
+	json_object_put(o);
+	run_result_free(&r);
+
+	r = run(NULL, 4, "--socket", sock, "--json", "status");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "\"hostname\":\"testhost\"");
+	run_result_free(&r);
+}
+
+static void test_errors(void)
+{
+	struct run_result r;
+
+	r = run(NULL, 4, "--socket", sock, "vm", "nope");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "no VM named or with UUID \"nope\"");
+	check_int_eq(r.out_len, 0);
+	run_result_free(&r);
+
+	r = run(NULL, 3, "--socket", "/nonexistent/prescient.sock", "status");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "cannot connect to /nonexistent/prescient.sock");
+	check_has(r.err, "is prescientd running?");
+	check_has(r.err, "systemctl start prescientd");
+	run_result_free(&r);
+
+	/* usage errors: exit 2 and a pointer to --help */
+	r = run(NULL, 0);
+	check_int_eq(r.status, 2);
+	check_has(r.err, "--help");
+	run_result_free(&r);
+	r = run(NULL, 1, "frobnicate");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "unknown command 'frobnicate'");
+	run_result_free(&r);
+	r = run(NULL, 1, "vm");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "needs a VM name or UUID");
+	run_result_free(&r);
+	r = run(NULL, 2, "status", "extra");
+	check_int_eq(r.status, 2);
+	run_result_free(&r);
+	r = run(NULL, 3, "--timeout", "soon", "status");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid --timeout 'soon'");
+	run_result_free(&r);
+	r = run(NULL, 1, "--bogus");
+	check_int_eq(r.status, 2);
+	run_result_free(&r);
+
+	r = run(NULL, 1, "--help");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Examples:");
+	check_has(r.out, "vm NAME|UUID");
+	check_has(r.out, "KiB/s");
+	run_result_free(&r);
+}
+
+/* A socket that accepts connections (backlog) but never answers. */
+static void test_timeout(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[128];
+	struct run_result r;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mute.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	check(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	check(listen(fd, 8) == 0);
+	r = run(NULL, 5, "--socket", path, "--timeout", "300ms", "status");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "no reply from prescientd");
+	check(r.elapsed_sec < 1.5);
+	check(r.elapsed_sec >= 0.29);
+	run_result_free(&r);
+	close(fd);
+}
+
+/* Without --socket, the socket comes from the daemon's configuration (--config or
+ * $PRESCIENT_CONFIG). */
+static void test_config_socket(const char *dir)
+{
+	char conf[200], envs[300], text[300];
+	const char *env[] = { envs, NULL };
+	struct run_result r;
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+	f = fopen(conf, "w");
+	fprintf(f, "[daemon]\nrun_dir = %s\n", dir); /* <run_dir>/prescient.sock is ours */
+	fclose(f);
+	r = run(NULL, 3, "--config", conf, "status");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "testhost");
+	run_result_free(&r);
+
+	snprintf(text, sizeof(text), "[api]\nsocket = %s/other.sock\n", dir);
+	f = fopen(conf, "w");
+	fputs(text, f);
+	fclose(f);
+	snprintf(envs, sizeof(envs), "PRESCIENT_CONFIG=%s", conf);
+	r = run(env, 1, "status");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "other.sock");
+	run_result_free(&r);
+	/* --socket wins over the configuration */
+	r = run(env, 3, "--socket", sock, "status");
+	check_int_eq(r.status, 0);
+	run_result_free(&r);
+}
+
+static int serve(const char *path)
+{
+	struct api_server_config cfg = { .socket_path = path };
+	struct api_server *srv;
+	struct state *st;
+
+	state_thread_register();
+	if (fake_state_new(&st) < 0 || api_server_start(&cfg, st, NULL, &srv) < 0)
+		return 1;
+	printf("serving the fake snapshot on %s\n", path);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
+{
+	struct api_server_config cfg = { .socket_path = sock };
+	char dir[] = "/tmp/prescient-test-ctl-XXXXXX";
+	struct api_server *srv;
+	struct state *st;
+	char cmd[256];
+
+	if (argc == 3 && !strcmp(argv[1], "--serve"))
+		return serve(argv[2]);
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PRESCIENTCTL | --serve SOCKET\n", argv[0]);
+		return 2;
+	}
+	ctl = argv[1];
+	if (access(ctl, X_OK) < 0)
+		test_skip("prescientctl is not built");
+	if (!mkdtemp(dir))
+		test_skip("cannot create a temporary directory");
+	snprintf(sock, sizeof(sock), "%s/prescient.sock", dir);
+
+	state_thread_register();
+	check_int_eq(fake_state_new(&st), 0);
+	check_int_eq(api_server_start(&cfg, st, NULL, &srv), 0);
+
+	test_status();
+	test_vms_table();
+	test_vm_detail();
+	test_json();
+	test_errors();
+	test_timeout(dir);
+	test_config_socket(dir);
+
+	api_server_stop(srv);
+	state_free(st);
+	state_thread_unregister();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	check_int_eq(system(cmd), 0);
+	return test_result();
+}

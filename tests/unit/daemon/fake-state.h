@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A hand-built state snapshot for the API, prescientctl and hook tests: two
+ * VMs with known values, so responses and tables can be checked exactly.
+ *
+ *   web1  11111111-2222-3333-4444-555555555555  running, 4 vCPUs, 2 GiB,
+ *         3 samples (last: 1.5 cores, 1 GiB, 2 MiB/s read, 512 KiB/s rx),
+ *         CPU forecast (holt, 3 steps), CPU managed at 2.25 cores
+ *   db-2  aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee  paused, 2 vCPUs, 1 GiB,
+ *         no samples and no forecast (everything null)
+ */
+#ifndef PRESCIENT_TESTS_FAKE_STATE_H
+#define PRESCIENT_TESTS_FAKE_STATE_H
+
+#include <stdint.h>
+
+#include "state.h"
+
+#define FAKE_UUID_WEB1 "11111111-2222-3333-4444-555555555555"
+#define FAKE_UUID_DB2  "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+/* now_usec: CLOCK_MONOTONIC at which the samples are "fresh". NULL on ENOMEM. */
+struct state_snapshot *fake_snapshot_new(uint64_t now_usec);
+
+/* A state with the fake snapshot published; the caller must be a registered thread. */
+int fake_state_new(struct state **ret);
+
+#endif

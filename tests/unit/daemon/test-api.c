@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The API: the strict request parser (a table of good and hostile lines),
+ * the responses rendered from a hand-built snapshot, hook events through the
+ * handler, and the server itself on a socket in a temporary directory: many
+ * requests per connection, concurrent clients, over-long lines, slow and
+ * silent clients, too many clients, stale and foreign socket files.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "api.h"
+#include "cleanup.h"
+#include "fake-state.h"
+#include "tap.h"
+#include "test-client.h"
+#include "util.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Looks up "a.b.0.c" in obj; NULL when absent (or JSON null). */
+static struct json_object *jget(struct json_object *obj, const char *path)
+{
+	char buf[256], *save = NULL;
+
+	util_strlcpy(buf, path, sizeof(buf));
+	for (char *tok = strtok_r(buf, ".", &save); tok && obj; tok = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(obj, json_type_array)) {
+			obj = json_object_array_get_idx(obj, (size_t)atoi(tok));
+		} else if (!json_object_object_get_ex(obj, tok, &obj)) {
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+static bool jhas(struct json_object *obj, const char *path)
+{
+	char buf[256], *dot;
+	struct json_object *parent;
+
+	util_strlcpy(buf, path, sizeof(buf));
+	dot = strrchr(buf, '.');
+	if (!dot)
+		return json_object_object_get_ex(obj, buf, NULL);
+	*dot = '\0';
+	parent = jget(obj, buf);
+	return parent && json_object_object_get_ex(parent, dot + 1, NULL);
+}
+
+static const char *jstr(struct json_object *obj, const char *path)
+{
+	struct json_object *v = jget(obj, path);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static double jnum(struct json_object *obj, const char *path)
+{
+	struct json_object *v = jget(obj, path);
+
+	return v ? json_object_get_double(v) : NAN;
+}
+
+static bool jbool(struct json_object *obj, const char *path)
+{
+	struct json_object *v = jget(obj, path);
+
+	return v && json_object_get_boolean(v);
+}
+
+static struct json_object *handle(struct state *st, const struct api_handlers *h, const char *line)
+{
+	char *resp = NULL;
+	struct json_object *o;
+
+	if (api_request_handle(st, h, line, strlen(line), &resp) < 0) {
+		fprintf(stderr, "api_request_handle failed for %s\n", line);
+		test_failures++;
+		return json_object_new_object();
+	}
+	check(strchr(resp, '\n') == NULL); /* one line */
+	o = json_tokener_parse(resp);
+	if (!o) {
+		fprintf(stderr, "response is not JSON: %s\n", resp);
+		test_failures++;
+		o = json_object_new_object();
+	}
+	free(resp);
+	return o;
+}
+
+/* ---- the parser -------------------------------------------------------- */
+
+struct parse_case {
+	const char *line;
+	bool ok;
+	const char *err_has;
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "{\"cmd\":\"status\"}", true, NULL },
+	{ "  {\"cmd\" : \"vms\"}  \r\n", true, NULL },
+	{ "{\"cmd\":\"vm\",\"vm\":\"web1\"}", true, NULL },
+	{ "{\"cmd\":\"vm\",\"vm\":\"web1\",\"samples\":5}", true, NULL },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\",\"sub_op\":\"begin\","
+	  "\"extra\":\"-\",\"vm\":\"web 1\",\"uuid\":\"" FAKE_UUID_WEB1 "\"}",
+	  true, NULL },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"some-future-op\",\"vm\":\"x\"}", true,
+	  NULL },
+	{ "", false, "empty request" },
+	{ "   ", false, "empty request" },
+	{ "status", false, "invalid JSON" },
+	{ "{\"cmd\":\"status\"", false, "incomplete JSON" },
+	{ "{\"cmd\":\"status\"}{\"cmd\":\"vms\"}", false, "trailing data" },
+	{ "{\"cmd\":\"status\"} x", false, "trailing data" },
+	{ "[\"status\"]", false, "must be a JSON object" },
+	{ "\"status\"", false, "must be a JSON object" },
+	{ "42", false, "JSON object" },
+	{ "null", false, "must be a JSON object" },
+	{ "{}", false, "missing \"cmd\"" },
+	{ "{\"cmd\":1}", false, "\"cmd\" must be a string" },
+	{ "{\"cmd\":null}", false, "\"cmd\" must be a string" },
+	{ "{\"cmd\":\"\"}", false, "must not be empty" },
+	{ "{\"cmd\":\"stauts\"}", false, "unknown command \"stauts\"" },
+	{ "{\"cmd\":\"status\",\"verbose\":true}", false, "unknown key \"verbose\"" },
+	{ "{\"cmd\":\"vm\"}", false, "needs \"vm\"" },
+	{ "{\"cmd\":\"vm\",\"vm\":7}", false, "\"vm\" must be a string" },
+	{ "{\"cmd\":\"vm\",\"vm\":\"a\\u0000b\"}", false, "NUL" },
+	{ "{\"cmd\":\"vm\",\"vm\":\"x\",\"samples\":-1}", false, "\"samples\" must be" },
+	{ "{\"cmd\":\"vm\",\"vm\":\"x\",\"samples\":121}", false, "\"samples\" must be" },
+	{ "{\"cmd\":\"vm\",\"vm\":\"x\",\"samples\":\"5\"}", false, "\"samples\" must be" },
+	{ "{\"cmd\":\"vm\",\"vm\":\"x\",\"samples\":1.5}", false, "\"samples\" must be" },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"vm\":\"x\"}", false, "needs \"op\"" },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\"}", false, "needs \"vm\"" },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"Start;rm\",\"vm\":\"x\"}", false,
+	  "lower-case letters" },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\",\"vm\":\"x\",\"uuid\":\"zz\"}",
+	  false, "8-4-4-4-12" },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemuqemuqemuqemuqemu\",\"op\":\"a\",\"vm\":\"x\"}", false,
+	  "longer than 15 bytes" },
+	{ "{\"cmd\":\"status\",\"cmd\":\"vms\"}", true, NULL }, /* json-c: last duplicate wins */
+	{ "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":1}}}}}}}}}", false,
+	  "invalid JSON" }, /* nesting deeper than 8 */
+	{ "{'cmd':'status'}", false, "invalid JSON" },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"release\",\"extra\":\"from snapshot\","
+	  "\"vm\":\"x\"}",
+	  true, NULL },
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\",\"vm\":\"a\\nb\"}", false,
+	  "control characters" },
+	{ "{\"cmd\":\"vm\",\"vm\":\"\xff\xfe\"}", false, "invalid JSON" }, /* not UTF-8 */
+	{ "{\"cmd\":\"vm\",\"vm\":\"caf\xc3\xa9\"}", true, NULL },
+	{ "{\"cmd\":\"status\",}", false, "invalid JSON" },
+};
+
+static void test_parse_table(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(parse_cases); i++) {
+		const struct parse_case *c = &parse_cases[i];
+		struct api_request req;
+		char err[API_ERROR_MAX] = "";
+		int r = api_request_parse(c->line, strlen(c->line), &req, err, sizeof(err));
+
+		if (c->ok != (r == 0)) {
+			fprintf(stderr, "parse case %zu (%s): r=%d err='%s'\n", i, c->line, r, err);
+			test_failures++;
+			continue;
+		}
+		if (!c->ok && !strstr(err, c->err_has)) {
+			fprintf(stderr, "parse case %zu (%s): '%s' lacks '%s'\n", i, c->line, err,
+				c->err_has);
+			test_failures++;
+		}
+	}
+}
+
+static void test_parse_fields(void)
+{
+	struct api_request req;
+	char err[API_ERROR_MAX] = "";
+	const char *l =
+		"{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"release\",\"sub_op\":\"end\","
+		"\"extra\":\"migrated\",\"vm\":\"web1\",\"uuid\":\"" FAKE_UUID_WEB1 "\"}";
+	const char *l2 = "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"stopped\",\"vm\":\"w\"}";
+	char *big;
+
+	check_int_eq(api_request_parse(l, strlen(l), &req, err, sizeof(err)), 0);
+	check_int_eq(req.cmd, API_CMD_HOOK);
+	check_str_eq(req.hook.object, "qemu");
+	check_str_eq(req.hook.op, "release");
+	check_str_eq(req.hook.sub_op, "end");
+	check_str_eq(req.hook.extra, "migrated");
+	check_str_eq(req.hook.vm, "web1");
+	check_str_eq(req.hook.uuid, FAKE_UUID_WEB1);
+
+	check_int_eq(api_request_parse(l2, strlen(l2), &req, err, sizeof(err)), 0);
+	check_str_eq(req.hook.sub_op, "-");
+	check_str_eq(req.hook.extra, "-");
+	check_str_eq(req.hook.uuid, "");
+
+	/* NUL bytes inside the line and over-long lines */
+	check(api_request_parse("{\"cmd\":\"vms\"}\0x", 15, &req, err, sizeof(err)) < 0);
+	check(strstr(err, "NUL") != NULL);
+	big = malloc(API_REQUEST_MAX_BYTES + 100);
+	memset(big, ' ', API_REQUEST_MAX_BYTES + 100);
+	memcpy(big, "{\"cmd\":\"vm\",\"vm\":\"", 18);
+	big[API_REQUEST_MAX_BYTES + 90] = '"';
+	big[API_REQUEST_MAX_BYTES + 91] = '}';
+	check(api_request_parse(big, API_REQUEST_MAX_BYTES + 92, &req, err, sizeof(err)) < 0);
+	check(strstr(err, "longer than") != NULL);
+	free(big);
+
+	/* a VM name longer than any libvirt name */
+	big = malloc(400);
+	snprintf(big, 400, "{\"cmd\":\"vm\",\"vm\":\"%0300d\"}", 0);
+	check(api_request_parse(big, strlen(big), &req, err, sizeof(err)) < 0);
+	check(strstr(err, "longer than 127 bytes") != NULL);
+	free(big);
+}
+
+/* ---- responses from the fake snapshot ------------------------------------ */
+
+struct hook_log {
+	pthread_mutex_t lock;
+	int n;
+	struct api_hook_event last;
+	int fail_with; /* handler returns this when < 0 */
+	bool refuse;
+};
+
+static int on_hook(const struct api_hook_event *ev, struct api_hook_reply *reply, void *userdata)
+{
+	struct hook_log *log = userdata;
+
+	pthread_mutex_lock(&log->lock);
+	log->n++;
+	log->last = *ev;
+	pthread_mutex_unlock(&log->lock);
+	if (log->fail_with < 0)
+		return log->fail_with;
+	if (log->refuse) {
+		reply->verdict = API_HOOK_REFUSE;
+		util_strlcpy(reply->reason, "no reservation covers this migration",
+			     sizeof(reply->reason));
+	}
+	return 0;
+}
+
+static void test_responses(struct state *st)
+{
+	struct json_object *o;
+
+	o = handle(st, NULL, "{\"cmd\":\"status\"}");
+	check(jbool(o, "ok"));
+	check_str_eq(jstr(o, "data.hostname"), "testhost");
+	check_str_eq(jstr(o, "data.version"), "0.1.0-test");
+	check_int_eq((int)jnum(o, "data.vm_count"), 2);
+	check(jnum(o, "data.uptime_sec") >= 59);
+	check(jbool(o, "data.dry_run"));
+	check(jbool(o, "data.libvirt.connected"));
+	check_str_eq(jstr(o, "data.libvirt.uri"), "test:///default");
+	check_str_eq(jstr(o, "data.collect.sources.0"), "cgroup-v2");
+	check_str_eq(jstr(o, "data.collect.sources.1"), "libvirt");
+	check_str_eq(jstr(o, "data.collect.sources.2"), "netlink");
+	check(!jbool(o, "data.bpf.loaded"));
+	check_str_eq(jstr(o, "data.bpf.status"), "disabled in the configuration");
+	check_double_near(jnum(o, "data.forecast.step_sec"), 60, 0);
+	json_object_put(o);
+
+	o = handle(st, NULL, "{\"cmd\":\"vms\"}");
+	check(jbool(o, "ok"));
+	check_int_eq(json_object_array_length(jget(o, "data.vms")), 2);
+	check_str_eq(jstr(o, "data.vms.0.name"), "db-2");
+	check_str_eq(jstr(o, "data.vms.0.state"), "paused");
+	/* not measured is null, never 0 */
+	check(jhas(o, "data.vms.0.cpu_cores") && jget(o, "data.vms.0.cpu_cores") == NULL);
+	check(jget(o, "data.vms.0.cpu_upper_cores") == NULL);
+	check(jget(o, "data.vms.0.cpu_alloc_cores") == NULL);
+	check_str_eq(jstr(o, "data.vms.1.name"), "web1");
+	check_str_eq(jstr(o, "data.vms.1.uuid"), FAKE_UUID_WEB1);
+	check_int_eq((int)jnum(o, "data.vms.1.vcpus"), 4);
+	check_double_near(jnum(o, "data.vms.1.memory_bytes"), 2147483648.0, 0);
+	check_double_near(jnum(o, "data.vms.1.cpu_cores"), 1.5, 1e-9);
+	check_double_near(jnum(o, "data.vms.1.mem_bytes"), 1073741824.0, 0);
+	check_double_near(jnum(o, "data.vms.1.disk_read_bps"), 2097152.0, 0);
+	check_double_near(jnum(o, "data.vms.1.net_rx_bps"), 524288.0, 0);
+	check_double_near(jnum(o, "data.vms.1.cpu_alloc_cores"), 2.25, 1e-9);
+	check_double_near(jnum(o, "data.vms.1.cpu_upper_cores"), 2.1, 1e-9);
+	json_object_put(o);
+
+	o = handle(st, NULL, "{\"cmd\":\"vm\",\"vm\":\"web1\"}");
+	check(jbool(o, "ok"));
+	check_int_eq((int)jnum(o, "data.pid"), 4242);
+	check_int_eq((int)jnum(o, "data.vcpu_tids.3"), 4303);
+	check_str_eq(jstr(o, "data.taps.0"), "vnet3");
+	check_str_eq(jstr(o, "data.disks.0"), "vda");
+	check(strstr(jstr(o, "data.cgroups.v2") ?: "", "web1.scope") != NULL);
+	check_int_eq(json_object_array_length(jget(o, "data.samples")), 3);
+	check_double_near(jnum(o, "data.samples.0.cpu_cores"), 0.5, 1e-9);
+	check_double_near(jnum(o, "data.samples.2.cpu_cores"), 1.5, 1e-9);
+	check(jhas(o, "data.samples.2.io_pressure_some") &&
+	      jget(o, "data.samples.2.io_pressure_some") == NULL);
+	check_str_eq(jstr(o, "data.forecast.cpu.model"), "holt");
+	check_str_eq(jstr(o, "data.forecast.cpu.unit"), "cores");
+	check_double_near(jnum(o, "data.forecast.cpu.coverage.80"), 0.82, 1e-9);
+	check_double_near(jnum(o, "data.forecast.cpu.coverage.95"), 0.96, 1e-9);
+	check_int_eq(json_object_array_length(jget(o, "data.forecast.cpu.points")), 3);
+	check_double_near(jnum(o, "data.forecast.cpu.points.1.mean"), 1.6, 1e-9);
+	check_double_near(jnum(o, "data.forecast.cpu.points.1.intervals.1.level"), 0.95, 1e-9);
+	check_double_near(jnum(o, "data.forecast.cpu.points.1.intervals.1.hi"), 2.0, 1e-9);
+	check(!jbool(o, "data.forecast.mem.valid"));
+	check(jbool(o, "data.cpu_reservation.managed"));
+	check_double_near(jnum(o, "data.cpu_reservation.cores"), 2.25, 1e-9);
+	check(strstr(jstr(o, "data.cpu_reservation.reason") ?: "", "raised") != NULL);
+	json_object_put(o);
+
+	/* by UUID, in upper case too; newest samples only */
+	o = handle(
+		st, NULL,
+		"{\"cmd\":\"vm\",\"vm\":\"11111111-2222-3333-4444-555555555555\",\"samples\":1}");
+	check_str_eq(jstr(o, "data.name"), "web1");
+	check_int_eq(json_object_array_length(jget(o, "data.samples")), 1);
+	check_double_near(jnum(o, "data.samples.0.cpu_cores"), 1.5, 1e-9);
+	json_object_put(o);
+	o = handle(st, NULL, "{\"cmd\":\"vm\",\"vm\":\"AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE\"}");
+	check_str_eq(jstr(o, "data.name"), "db-2");
+	check_str_eq(jstr(o, "data.cpu_reservation.last_error"), strerror(EPERM));
+	json_object_put(o);
+
+	o = handle(st, NULL, "{\"cmd\":\"vm\",\"vm\":\"nope\"}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "no VM named or with UUID \"nope\"") != NULL);
+	check(strstr(jstr(o, "error") ?: "", "prescientctl vms") != NULL);
+	json_object_put(o);
+
+	/* errors are JSON too, even for garbage with quotes and control characters */
+	o = handle(st, NULL, "{\"cmd\":\"\\\"\\n\"}");
+	check(!jbool(o, "ok"));
+	check(jstr(o, "error") != NULL);
+	json_object_put(o);
+}
+
+static void test_no_state(void)
+{
+	struct json_object *o;
+	struct state *empty;
+
+	o = handle(NULL, NULL, "{\"cmd\":\"status\"}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "retry") != NULL);
+	json_object_put(o);
+
+	check_int_eq(state_new(&empty), 0);
+	o = handle(empty, NULL, "{\"cmd\":\"vms\"}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "starting") != NULL);
+	json_object_put(o);
+	state_free(empty);
+}
+
+static void test_hook_requests(struct state *st)
+{
+	struct hook_log log = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct api_handlers h = { .hook = on_hook, .userdata = &log };
+	const char *req = "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\","
+			  "\"sub_op\":\"begin\",\"vm\":\"web1\",\"uuid\":\"" FAKE_UUID_WEB1 "\"}";
+	struct json_object *o;
+
+	o = handle(st, NULL, req);
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "does not take hook events") != NULL);
+	json_object_put(o);
+
+	o = handle(st, &h, req);
+	check(jbool(o, "ok"));
+	check(jbool(o, "data.accepted"));
+	check_str_eq(jstr(o, "data.verdict"), "allow");
+	check_int_eq(log.n, 1);
+	check_str_eq(log.last.op, "started");
+	check_str_eq(log.last.uuid, FAKE_UUID_WEB1);
+	check(log.last.received_usec > 0);
+	json_object_put(o);
+
+	log.refuse = true;
+	o = handle(st, &h, req);
+	check_str_eq(jstr(o, "data.verdict"), "refuse");
+	check_str_eq(jstr(o, "data.reason"), "no reservation covers this migration");
+	json_object_put(o);
+
+	log.fail_with = -EAGAIN;
+	o = handle(st, &h, req);
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "could not queue") != NULL);
+	json_object_put(o);
+
+	/* a bad hook request never reaches the handler */
+	log.n = 0;
+	o = handle(st, &h, "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\"}");
+	check(!jbool(o, "ok"));
+	check_int_eq(log.n, 0);
+	json_object_put(o);
+}
+
+/* ---- the server ------------------------------------------------------------ */
+
+struct server_fixture {
+	char dir[64];
+	char path[128];
+	struct state *st;
+	struct hook_log log;
+	struct api_handlers h;
+	struct api_server *srv;
+};
+
+static int fixture_start(struct server_fixture *fx, struct state *st, uint64_t timeout_usec,
+			 unsigned max_clients)
+{
+	struct api_server_config cfg = {
+		.socket_path = fx->path,
+		.client_timeout_usec = timeout_usec,
+		.max_clients = max_clients,
+	};
+
+	fx->st = st;
+	fx->h = (struct api_handlers){ .hook = on_hook, .userdata = &fx->log };
+	return api_server_start(&cfg, st, &fx->h, &fx->srv);
+}
+
+static void test_server_basic(struct state *st)
+{
+	struct server_fixture fx = { .log = { .lock = PTHREAD_MUTEX_INITIALIZER } };
+	struct api_server *second = NULL;
+	struct api_server_config cfg2;
+	struct json_object *o;
+	struct stat sb;
+	char *line = NULL;
+	int fd;
+
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/prescient-test-api-XXXXXX");
+	if (!mkdtemp(fx.dir))
+		test_skip("cannot create a temporary directory");
+	/* the parent directory is created when missing */
+	snprintf(fx.path, sizeof(fx.path), "%s/run/prescient.sock", fx.dir);
+	check_int_eq(fixture_start(&fx, st, 0, 0), 0);
+	check(stat(fx.path, &sb) == 0 && S_ISSOCK(sb.st_mode));
+	check_int_eq(sb.st_mode & 0777, 0660);
+
+	check_int_eq(tc_request(fx.path, "{\"cmd\":\"status\"}\n", &line), 0);
+	o = json_tokener_parse(line ?: "");
+	check(jbool(o, "ok"));
+	check_str_eq(jstr(o, "data.hostname"), "testhost");
+	json_object_put(o);
+	free(line);
+
+	/* several requests on one connection, pipelined, answered in order */
+	fd = tc_connect(fx.path);
+	check(fd >= 0);
+	{
+		const char *pipelined =
+			"{\"cmd\":\"vms\"}\n{\"cmd\":\"vm\",\"vm\":\"db-2\"}\nnot json\n";
+
+		check_int_eq(tc_send(fd, pipelined, strlen(pipelined)), 0);
+	}
+	check_int_eq(tc_read_line(fd, 2000, &line), 0);
+	check(strstr(line ?: "", "\"vms\":[") != NULL);
+	free(line);
+	check_int_eq(tc_read_line(fd, 2000, &line), 0);
+	check(strstr(line ?: "", "\"name\":\"db-2\"") != NULL);
+	free(line);
+	check_int_eq(tc_read_line(fd, 2000, &line), 0);
+	check(strstr(line ?: "", "\"ok\":false") != NULL);
+	free(line);
+	/* the last request may end with the peer's shutdown instead of a newline */
+	check_int_eq(tc_send(fd, "{\"cmd\":\"status\"}", 16), 0);
+	shutdown(fd, SHUT_WR);
+	check_int_eq(tc_read_line(fd, 2000, &line), 0);
+	check(strstr(line ?: "", "\"ok\":true") != NULL);
+	free(line);
+	check_int_eq(tc_read_line(fd, 2000, &line), -EPIPE); /* then closed */
+	close(fd);
+
+	/* a hook event over the socket reaches the handler */
+	check_int_eq(tc_request(fx.path,
+				"{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"stopped\","
+				"\"sub_op\":\"end\",\"vm\":\"web1\"}\n",
+				&line),
+		     0);
+	check(strstr(line ?: "", "\"accepted\":true") != NULL);
+	free(line);
+	check_int_eq(fx.log.n, 1);
+	check_str_eq(fx.log.last.op, "stopped");
+
+	/* a second server on the same live socket is refused; the first keeps it */
+	cfg2 = (struct api_server_config){ .socket_path = fx.path };
+	check_int_eq(api_server_start(&cfg2, st, NULL, &second), -EADDRINUSE);
+	check_int_eq(tc_request(fx.path, "{\"cmd\":\"status\"}\n", &line), 0);
+	free(line);
+
+	api_server_stop(fx.srv);
+	/* stop removes the socket file */
+	check(stat(fx.path, &sb) < 0 && errno == ENOENT);
+	check(tc_connect(fx.path) < 0);
+
+	/* a stale socket file (no listener) is replaced */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		util_strlcpy(sa.sun_path, fx.path, sizeof(sa.sun_path));
+		check(bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+		close(s);
+	}
+	check_int_eq(fixture_start(&fx, st, 0, 0), 0);
+	check_int_eq(tc_request(fx.path, "{\"cmd\":\"status\"}\n", &line), 0);
+	free(line);
+	api_server_stop(fx.srv);
+
+	/* anything that is not a socket is never deleted */
+	fclose(fopen(fx.path, "w"));
+	check_int_eq(fixture_start(&fx, st, 0, 0), -EEXIST);
+	check(stat(fx.path, &sb) == 0 && S_ISREG(sb.st_mode));
+	unlink(fx.path);
+
+	/* relative and over-long paths */
+	cfg2.socket_path = "relative.sock";
+	check_int_eq(api_server_start(&cfg2, st, NULL, &second), -EINVAL);
+	cfg2.socket_path =
+		"/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock";
+	check(api_server_start(&cfg2, st, NULL, &second) < 0);
+
+	snprintf(fx.path, sizeof(fx.path), "rm -rf '%s'", fx.dir);
+	check_int_eq(system(fx.path), 0);
+}
+
+struct worker {
+	const char *path;
+	int n_ok;
+	int n_bad;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	static const char *const reqs[] = {
+		"{\"cmd\":\"status\"}\n",
+		"{\"cmd\":\"vms\"}\n",
+		"{\"cmd\":\"vm\",\"vm\":\"web1\"}\n",
+		"{\"cmd\":\"vm\",\"vm\":\"" FAKE_UUID_DB2 "\"}\n",
+	};
+
+	for (int i = 0; i < 40; i++) {
+		char *line = NULL;
+
+		if (tc_request(w->path, reqs[i % 4], &line) == 0 && strstr(line, "\"ok\":true"))
+			w->n_ok++;
+		else
+			w->n_bad++;
+		free(line);
+	}
+	return NULL;
+}
+
+static void test_server_hostile(struct state *st)
+{
+	struct server_fixture fx = { .log = { .lock = PTHREAD_MUTEX_INITIALIZER } };
+	struct worker workers[12];
+	pthread_t threads[12];
+	int fd, slow;
+	uint64_t t0;
+	char *line = NULL, *big;
+	size_t big_len = API_REQUEST_MAX_BYTES + 4096;
+
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/prescient-test-api-XXXXXX");
+	if (!mkdtemp(fx.dir))
+		test_skip("cannot create a temporary directory");
+	snprintf(fx.path, sizeof(fx.path), "%s/p.sock", fx.dir);
+	/*
+	 * Short timeout so slow clients are dropped quickly, yet long enough for
+	 * a loaded 2-core test machine to finish a normal exchange; 16 clients at most.
+	 */
+	check_int_eq(fixture_start(&fx, st, 1500 * 1000, 16), 0);
+
+	/* a silent client and one that dribbles a request never finish... */
+	slow = tc_connect(fx.path);
+	check(slow >= 0);
+	check_int_eq(tc_send(slow, "{\"cmd\":", 7), 0);
+	fd = tc_connect(fx.path);
+	check(fd >= 0);
+
+	/* ...while concurrent clients are served */
+	for (int i = 0; i < 12; i++) {
+		workers[i] = (struct worker){ .path = fx.path };
+		pthread_create(&threads[i], NULL, worker_run, &workers[i]);
+	}
+	for (int i = 0; i < 12; i++) {
+		pthread_join(threads[i], NULL);
+		check_int_eq(workers[i].n_bad, 0);
+		check_int_eq(workers[i].n_ok, 40);
+	}
+
+	/* the slow ones are told and dropped once the timeout passes */
+	t0 = util_now_usec();
+	check_int_eq(tc_read_line(slow, 3000, &line), 0);
+	check(strstr(line ?: "", "timeout") != NULL);
+	free(line);
+	check(util_now_usec() - t0 < 3000000);
+	check_int_eq(tc_read_line(slow, 3000, &line), -EPIPE);
+	close(slow);
+	check_int_eq(tc_read_line(fd, 3000, &line), 0);
+	free(line);
+	close(fd);
+
+	/* a line longer than the limit: error reply, connection closed, server fine */
+	big = malloc(big_len);
+	memset(big, 'x', big_len);
+	fd = tc_connect(fx.path);
+	(void)tc_send(fd, big, big_len); /* may fail once the server closes */
+	check_int_eq(tc_read_line(fd, 3000, &line), 0);
+	check(strstr(line ?: "", "longer than 65536 bytes") != NULL);
+	free(line);
+	close(fd);
+	free(big);
+	check_int_eq(tc_request(fx.path, "{\"cmd\":\"status\"}\n", &line), 0);
+	check(strstr(line ?: "", "\"ok\":true") != NULL);
+	free(line);
+
+	/* binary garbage with NULs gets an error, not a crash */
+	fd = tc_connect(fx.path);
+	check_int_eq(tc_send(fd, "\0\1\2\xff{\n", 6), 0);
+	check_int_eq(tc_read_line(fd, 3000, &line), 0);
+	check(strstr(line ?: "", "\"ok\":false") != NULL);
+	free(line);
+	close(fd);
+
+	/* more clients than allowed: the extra one is told to retry */
+	{
+		int fds[16];
+
+		for (int i = 0; i < 16; i++)
+			fds[i] = tc_connect(fx.path);
+		usleep(100 * 1000); /* let the server accept them all */
+		fd = tc_connect(fx.path);
+		check_int_eq(tc_read_line(fd, 3000, &line), 0);
+		check(strstr(line ?: "", "too many clients") != NULL);
+		free(line);
+		close(fd);
+		for (int i = 0; i < 16; i++)
+			close(fds[i]);
+	}
+	usleep(100 * 1000);
+	check_int_eq(tc_request(fx.path, "{\"cmd\":\"vms\"}\n", &line), 0);
+	check(strstr(line ?: "", "\"ok\":true") != NULL);
+	free(line);
+
+	/* a client that never reads its (large) answers does not stall others */
+	fd = tc_connect(fx.path);
+	for (int i = 0; i < 200; i++)
+		if (tc_send(fd, "{\"cmd\":\"vm\",\"vm\":\"web1\"}\n", 26) < 0)
+			break;
+	t0 = util_now_usec();
+	check_int_eq(tc_request(fx.path, "{\"cmd\":\"status\"}\n", &line), 0);
+	free(line);
+	check(util_now_usec() - t0 < 1000000); /* well before that client's 1.5 s timeout */
+	close(fd);
+
+	api_server_stop(fx.srv);
+	snprintf(fx.path, sizeof(fx.path), "rm -rf '%s'", fx.dir);
+	check_int_eq(system(fx.path), 0);
+}
+
+int main(void)
+{
+	struct state *st;
+
+	state_thread_register();
+	test_parse_table();
+	test_parse_fields();
+	check_int_eq(fake_state_new(&st), 0);
+	test_responses(st);
+	test_no_state();
+	test_hook_requests(st);
+	test_server_basic(st);
+	test_server_hostile(st);
+	state_free(st);
+	state_thread_unregister();
+	return test_result();
+}

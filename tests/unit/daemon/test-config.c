@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * config.c: every key parsed and range-checked from a table of cases, error
+ * messages that name file:line, section, key and the accepted range, nothing
+ * applied on error, drop-ins in lexical order, and the shipped example file
+ * whose commented defaults must equal config_init_defaults().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+#include "tap.h"
+
+struct value_case {
+	const char *text;
+	bool ok;
+	const char *err_has; /* substring of the message when !ok */
+};
+
+static const struct value_case value_cases[] = {
+	/* accepted */
+	{ "[daemon]\nlog_level = debug\n", true, NULL },
+	{ "[daemon]\nlog_level = 3\n", true, NULL },
+	{ "[daemon]\ndry_run = yes\nstate_dir = /var/tmp/x\nrun_dir=/run/p\n", true, NULL },
+	{ "[libvirt]\nuri = qemu+ssh://h/system\nkeepalive_interval = 1min\n", true, NULL },
+	{ "[libvirt]\nkeepalive_count = 100\nreconnect_delay = 100ms\n", true, NULL },
+	{ "[collect]\ninterval = 0.5s\nnetlink = off\nbpf = 0\ncgroup_root = /tmp/cg\n", true,
+	  NULL },
+	{ "[forecast]\nstep = 5min\nhorizon = 64\nmodel = holt\nhistory = 64\n", true, NULL },
+	{ "[forecast]\nhorizon = 64\nhistory = 16\n", false, "history is shorter than horizon" },
+	{ "[forecast]\nrefit_every = 0\nmodel = hw-add\n", true, NULL },
+	{ "[cpu]\nheadroom = 25%\nlower_ratio = 0.5\nmin_cores = 0.01\nmax_cores = 8\n", true,
+	  NULL },
+	{ "[cpu]\nperiod = 1ms\nlower_after = 10000\nlead_time = 15\n", true, NULL },
+	{ "; comment\n# comment\n\n  [cpu]  \n\t manage = false ; trailing comment\n", true, NULL },
+	{ "[api]\nsocket = /tmp/p.sock\nmax_clients = 1\nclient_timeout = 1h\n", true, NULL },
+	{ "[hook]\nfail_open = no\ntimeout = 2s\n", true, NULL },
+	{ "", true, NULL },
+	/* refused, with the reason */
+	{ "log_level = debug\n", false, "outside of any section" },
+	{ "[deamon]\nlog_level = debug\n", false, "unknown section [deamon]" },
+	{ "[daemon]\nloglevel = debug\n", false, "[daemon] unknown key 'loglevel'" },
+	{ "[daemon]\nlog_level = verbose\n", false, "expected one of debug, info" },
+	{ "[daemon]\ndry_run = maybe\n", false, "[daemon] dry_run = 'maybe' is not valid" },
+	{ "[daemon]\nstate_dir = relative/path\n", false, "an absolute path" },
+	{ "[daemon]\nstate_dir =\n", false, "state_dir" },
+	{ "[libvirt]\nkeepalive_interval = 1500ms\n", false, "whole number of seconds" },
+	{ "[libvirt]\nkeepalive_interval = 0\n", false, "from 1s to 10min" },
+	{ "[libvirt]\nkeepalive_count = 101\n", false, "from 1 to 100" },
+	{ "[libvirt]\nkeepalive_count = -1\n", false, "from 1 to 100" },
+	{ "[libvirt]\nkeepalive_count = 3x\n", false, "keepalive_count = '3x'" },
+	{ "[collect]\ninterval = 50ms\n", false, "from 100ms to 1h" },
+	{ "[collect]\ninterval = 2parsecs\n", false, "interval" },
+	{ "[forecast]\nhorizon = 65\n", false, "from 1 to 64" },
+	{ "[forecast]\nhorizon = 0\n", false, "from 1 to 64" },
+	{ "[forecast]\nmodel = prophet\n", false, "auto, naive" },
+	{ "[forecast]\nhistory = 15\n", false, "from 16 to 1000000" },
+	{ "[cpu]\nheadroom = 1100%\n", false, "percentage" },
+	{ "[cpu]\nheadroom = -0.1\n", false, "headroom" },
+	{ "[cpu]\nheadroom = nan\n", false, "headroom" },
+	{ "[cpu]\nlower_ratio = 0\n", false, "from 0.01 to 1" },
+	{ "[cpu]\nmin_cores = 4\nmax_cores = 2\n", false, "max_cores is below min_cores" },
+	{ "[cpu]\nlead_time = 20\n", false, "lead_time is larger than [forecast] horizon" },
+	{ "[cpu]\nperiod = 2s\n", false, "from 1ms to 1s" },
+	{ "[api]\nmax_clients = 0\n", false, "from 1 to 4096" },
+	{ "[hook]\ntimeout = 3s\n", false, "from 100ms to 2s" },
+	{ "[api]\nsocket = run/p.sock\n", false, "an absolute path of at most 107 bytes" },
+	{ "[api]\nsocket = "
+	  "/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+	  false, "at most 107 bytes" },
+	{ "[daemon\nlog_level = info\n", false, "syntax error" },
+	{ "[daemon]\nlog_level\n", false, "syntax error" },
+};
+
+static void test_value_table(void)
+{
+	for (size_t i = 0; i < sizeof(value_cases) / sizeof(value_cases[0]); i++) {
+		const struct value_case *c = &value_cases[i];
+		struct config cfg, before;
+		char err[CONFIG_ERROR_MAX] = "";
+		int r;
+
+		config_init_defaults(&cfg);
+		before = cfg;
+		r = config_parse_string_ex(c->text, "t.conf", &cfg, err, sizeof(err));
+		if (c->ok != (r == 0)) {
+			fprintf(stderr, "case %zu: %s -> r=%d err='%s'\n", i, c->text, r, err);
+			test_failures++;
+			continue;
+		}
+		if (c->ok)
+			continue;
+		check(r < 0);
+		/* nothing applied on error */
+		check(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+		check(strncmp(err, "t.conf:", 7) == 0 || strncmp(err, "configuration:", 14) == 0);
+		if (!strstr(err, c->err_has)) {
+			fprintf(stderr, "case %zu: message '%s' lacks '%s'\n", i, err, c->err_has);
+			test_failures++;
+		}
+	}
+}
+
+static void test_values_land(void)
+{
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX] = "";
+	int r;
+
+	config_init_defaults(&cfg);
+	r = config_parse_string_ex("[daemon]\n"
+				   "log_level = debug\n"
+				   "dry_run = on\n"
+				   "run_dir = /tmp/run\n"
+				   "[libvirt]\n"
+				   "uri = test:///default\n"
+				   "keepalive_interval = 2min\n"
+				   "reconnect_delay = 250ms\n"
+				   "[collect]\n"
+				   "interval = 2\n"
+				   "bpf = false\n"
+				   "[forecast]\n"
+				   "step = 30s\n"
+				   "horizon = 20\n"
+				   "model = ses\n"
+				   "[cpu]\n"
+				   "headroom = 20%\n"
+				   "max_cores = 3.5\n"
+				   "period = 50ms\n"
+				   "[hook]\n"
+				   "fail_open = false\n"
+				   "timeout = 500ms\n",
+				   "t.conf", &cfg, err, sizeof(err));
+	check_int_eq(r, 0);
+	check_int_eq(cfg.log_level, LOG_DEBUG);
+	check(cfg.dry_run);
+	check_str_eq(cfg.run_dir, "/tmp/run");
+	check_str_eq(cfg.libvirt_uri, "test:///default");
+	check_int_eq(cfg.keepalive_interval_sec, 120);
+	check_int_eq(cfg.reconnect_delay_usec, 250000);
+	check_int_eq(cfg.collect_interval_usec, 2000000);
+	check(!cfg.bpf);
+	check(cfg.netlink);
+	check_int_eq(cfg.forecast_step_usec, 30000000);
+	check_int_eq(cfg.horizon_steps, 20);
+	check_int_eq(cfg.model, FORECAST_SES);
+	check_double_near(cfg.cpu_headroom, 0.20, 1e-12);
+	check_double_near(cfg.cpu_max_cores, 3.5, 1e-12);
+	check_int_eq(cfg.cpu_period_usec, 50000);
+	check(!cfg.hook_fail_open);
+	check_int_eq(cfg.hook_timeout_usec, 500000);
+
+	/* later lines win; a second string is applied on top of the first */
+	r = config_parse_string_ex("[cpu]\nmin_cores = 1\nmin_cores = 2\n", "u.conf", &cfg, err,
+				   sizeof(err));
+	check_int_eq(r, 0);
+	check_double_near(cfg.cpu_min_cores, 2, 1e-12);
+	check_int_eq(cfg.horizon_steps, 20);
+}
+
+static void test_line_numbers(void)
+{
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX] = "";
+	char longline[400];
+
+	config_init_defaults(&cfg);
+	check(config_parse_string_ex("[daemon]\n# x\n\nlog_level = info\ndry_run = perhaps\n",
+				     "/etc/p.conf", &cfg, err, sizeof(err)) < 0);
+	check(strncmp(err, "/etc/p.conf:5: ", 15) == 0);
+
+	/* CRLF files count lines the same way */
+	check(config_parse_string_ex("[daemon]\r\nlog_level = info\r\nx = 1\r\n", "w.conf", &cfg,
+				     err, sizeof(err)) < 0);
+	check(strncmp(err, "w.conf:3: ", 10) == 0);
+
+	/* a syntax error before a value error: the first one is reported */
+	check(config_parse_string_ex("[cpu]\nnot a pair\nheadroom = x\n", "s.conf", &cfg, err,
+				     sizeof(err)) < 0);
+	check(strncmp(err, "s.conf:2: syntax error", 22) == 0);
+
+	/* over-long lines are refused, not silently split */
+	memset(longline, 'a', sizeof(longline));
+	memcpy(longline, "[daemon]\nstate_dir = /", 22);
+	longline[sizeof(longline) - 2] = '\n';
+	longline[sizeof(longline) - 1] = '\0';
+	check(config_parse_string_ex(longline, "l.conf", &cfg, err, sizeof(err)) < 0);
+	check(strstr(err, "l.conf:2: line longer than") != NULL);
+
+	/* indented lines are keys of their own, never continuations */
+	check_int_eq(config_parse_string_ex("[cpu]\nheadroom = 0.2\n    min_cores = 0.5\n",
+					    "i.conf", &cfg, err, sizeof(err)),
+		     0);
+	check_double_near(cfg.cpu_headroom, 0.2, 1e-12);
+	check_double_near(cfg.cpu_min_cores, 0.5, 1e-12);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_load_dropins(void)
+{
+	char dir[] = "/tmp/prescient-test-config-XXXXXX";
+	char main_path[256], dropin_dir[300], p[400], err[CONFIG_ERROR_MAX] = "";
+	struct config cfg, before;
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(main_path, sizeof(main_path), "%s/prescient.conf", dir);
+	snprintf(dropin_dir, sizeof(dropin_dir), "%s.d", main_path);
+
+	/* missing main file: defaults when optional, error naming the file when required */
+	memset(&cfg, 0x5a, sizeof(cfg));
+	check_int_eq(config_load_ex(main_path, false, &cfg, err, sizeof(err)), 0);
+	config_init_defaults(&before);
+	check(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+	memset(&cfg, 0x5a, sizeof(cfg));
+	memcpy(&before, &cfg, sizeof(cfg));
+	check_int_eq(config_load_ex(main_path, true, &cfg, err, sizeof(err)), -ENOENT);
+	check(strstr(err, main_path) != NULL);
+	check(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+
+	write_file(main_path, "[cpu]\nheadroom = 0.3\nmin_cores = 0.2\n[forecast]\nhorizon=30\n");
+	mkdir(dropin_dir, 0755);
+	snprintf(p, sizeof(p), "%s/20-b.conf", dropin_dir);
+	write_file(p, "[cpu]\nheadroom = 0.5\n");
+	snprintf(p, sizeof(p), "%s/10-a.conf", dropin_dir);
+	write_file(p, "[cpu]\nheadroom = 0.4\nmin_cores = 0.25\n");
+	snprintf(p, sizeof(p), "%s/30-c.conf.disabled", dropin_dir);
+	write_file(p, "this is not read\n");
+	snprintf(p, sizeof(p), "%s/.hidden.conf", dropin_dir);
+	write_file(p, "neither is this\n");
+
+	check_int_eq(config_load_ex(main_path, true, &cfg, err, sizeof(err)), 0);
+	check_double_near(cfg.cpu_headroom, 0.5, 1e-12);   /* 20-b after 10-a */
+	check_double_near(cfg.cpu_min_cores, 0.25, 1e-12); /* 10-a over the main file */
+	check_int_eq(cfg.horizon_steps, 30);
+
+	/* an error in any drop-in: nothing is applied and the drop-in is named */
+	snprintf(p, sizeof(p), "%s/25-bad.conf", dropin_dir);
+	write_file(p, "[cpu]\n\nheadroom = lots\n");
+	memcpy(&before, &cfg, sizeof(cfg));
+	check(config_load_ex(main_path, true, &cfg, err, sizeof(err)) < 0);
+	check(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+	check(strstr(err, "25-bad.conf:3: [cpu] headroom = 'lots' is not valid") != NULL);
+	unlink(p);
+
+	/* cross-key checks see the merged result: horizon 30 from main, lead 40 from a drop-in */
+	snprintf(p, sizeof(p), "%s/40-lead.conf", dropin_dir);
+	write_file(p, "[cpu]\nlead_time = 40\n");
+	check(config_load_ex(main_path, true, &cfg, err, sizeof(err)) < 0);
+	check(strstr(err, "lead_time") != NULL);
+	write_file(p, "[forecast]\nhorizon = 50\n[cpu]\nlead_time = 40\n");
+	check_int_eq(config_load_ex(main_path, true, &cfg, err, sizeof(err)), 0);
+	check_int_eq(cfg.cpu_lead_steps, 40);
+
+	/* NUL bytes are refused */
+	write_file(p, "[cpu]\n");
+	{
+		FILE *f = fopen(p, "a");
+
+		fputc('\0', f);
+		fputs("lead_time = 1\n", f);
+		fclose(f);
+	}
+	check(config_load_ex(main_path, true, &cfg, err, sizeof(err)) < 0);
+	check(strstr(err, "NUL") != NULL);
+
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	check_int_eq(system(p), 0);
+}
+
+/* The example file documents every default: uncommenting all of it must change nothing. */
+static void test_example_file(void)
+{
+	const char *root = getenv("PRESCIENT_SOURCE_ROOT");
+	char path[512], err[CONFIG_ERROR_MAX] = "";
+	char *text = NULL, *uncommented, *o;
+	struct config cfg, defaults;
+	size_t n_keys = 0;
+
+	if (!root)
+		root = ".";
+	snprintf(path, sizeof(path), "%s/userspace/daemon/prescient.conf.example", root);
+	if (util_file_read(path, 1 << 20, &text, NULL) < 0) {
+		fprintf(stderr, "cannot read %s\n", path);
+		test_failures++;
+		return;
+	}
+	config_init_defaults(&defaults);
+	config_init_defaults(&cfg);
+	check_int_eq(config_parse_string_ex(text, path, &cfg, err, sizeof(err)), 0);
+	check(memcmp(&cfg, &defaults, sizeof(cfg)) == 0);
+
+	uncommented = malloc(strlen(text) + 1);
+	o = uncommented;
+	for (const char *l = text; *l;) {
+		const char *eol = strchr(l, '\n');
+		size_t len = eol ? (size_t)(eol - l + 1) : strlen(l);
+
+		if (l[0] == '#' && l[1] >= 'a' && l[1] <= 'z') {
+			l++;
+			len--;
+			n_keys++;
+		}
+		memcpy(o, l, len);
+		o += len;
+		l += len;
+	}
+	*o = '\0';
+	config_init_defaults(&cfg);
+	check_int_eq(
+		config_parse_string_ex(uncommented, "example-uncommented", &cfg, err, sizeof(err)),
+		0);
+	if (err[0])
+		fprintf(stderr, "%s\n", err);
+	/* state_dir follows the build's prefix; the example shows the packaged /var/lib one. */
+	check_str_eq(cfg.state_dir, "/var/lib/prescient");
+	memcpy(cfg.state_dir, defaults.state_dir, sizeof(cfg.state_dir));
+	check(memcmp(&cfg, &defaults, sizeof(cfg)) == 0);
+	check(n_keys >= 30); /* every key is documented */
+	free(uncommented);
+	free(text);
+}
+
+static void test_socket_path(void)
+{
+	struct config cfg;
+	char buf[108];
+
+	config_init_defaults(&cfg);
+	util_strlcpy(cfg.run_dir, "/run/x", sizeof(cfg.run_dir));
+	check_int_eq(config_api_socket_path(&cfg, buf, sizeof(buf)), 0);
+	check_str_eq(buf, "/run/x/prescient.sock");
+	util_strlcpy(cfg.api_socket, "/tmp/a.sock", sizeof(cfg.api_socket));
+	check_int_eq(config_api_socket_path(&cfg, buf, sizeof(buf)), 0);
+	check_str_eq(buf, "/tmp/a.sock");
+}
+
+int main(void)
+{
+	test_value_table();
+	test_values_land();
+	test_line_numbers();
+	test_load_dropins();
+	test_example_file();
+	test_socket_path();
+	return test_result();
+}

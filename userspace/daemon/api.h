@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's local API: a UNIX stream socket (default
+ * /run/prescient/prescient.sock, mode 0660) served by one thread with poll().
+ * Each request is one JSON object on one line, each response one JSON object
+ * on one line:
+ *
+ *   {"cmd":"status"}                      host, uptime, sources, BPF, libvirt
+ *   {"cmd":"vms"}                         one row per VM, latest sample
+ *   {"cmd":"vm","vm":"<name|uuid>"}       identity, samples, forecasts, CPU
+ *   {"cmd":"hook","object":"qemu","op":"started","sub_op":"begin",
+ *    "extra":"-","vm":"<name>","uuid":"<uuid>"}   from the libvirt hook
+ *
+ *   -> {"ok":true,"data":{...}}  or  {"ok":false,"error":"<what and what to do>"}
+ *
+ * Read-only commands render from the RCU snapshot (state.h); the socket is
+ * written outside the read-side section. Commands that need the manager call
+ * a handler that only queues. Requests are bounded (API_REQUEST_MAX_BYTES);
+ * every exchange must finish within the client timeout; hostile input gets an
+ * error reply and changes nothing.
+ */
+#ifndef PRESCIENT_DAEMON_API_H
+#define PRESCIENT_DAEMON_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "state.h"
+
+#define API_REQUEST_MAX_BYTES	 (64 * 1024)
+#define API_DEFAULT_MAX_CLIENTS	 64
+#define API_DEFAULT_TIMEOUT_USEC (10 * 1000 * 1000ULL)
+#define API_DEFAULT_SOCKET_MODE	 0660
+#define API_ERROR_MAX		 512
+
+enum api_cmd {
+	API_CMD_STATUS,
+	API_CMD_VMS,
+	API_CMD_VM,
+	API_CMD_HOOK,
+	API_NR_CMDS,
+};
+
+/* One libvirt hook invocation, as the hook program forwards it. */
+struct api_hook_event {
+	char object[16]; /* "qemu" */
+	char op[32];	 /* prepare, start, started, stopped, release, migrate, ... */
+	char sub_op[32]; /* begin, end, "-" */
+	char extra[64];	 /* release reason, "-" */
+	char vm[HV_NAME_MAX];
+	char uuid[HV_UUID_LEN + 1]; /* "" when the hook could not read it */
+	uint64_t received_usec;	    /* CLOCK_MONOTONIC, set by the server */
+};
+
+enum api_hook_verdict {
+	API_HOOK_ALLOW,
+	API_HOOK_REFUSE, /* only honoured by the hook for prepare/start/migrate/restore */
+	API_NR_HOOK_VERDICTS,
+};
+
+struct api_hook_reply {
+	enum api_hook_verdict verdict; /* API_HOOK_ALLOW unless the handler says otherwise */
+	char reason[256];
+};
+
+struct api_handlers {
+	/*
+	 * Runs on the API thread with no lock held: queue the event for the
+	 * manager and return at once (the hook, and libvirt behind it, waits).
+	 * 0 = accepted; -errno = not queued (the client gets an error reply).
+	 */
+	int (*hook)(const struct api_hook_event *ev, struct api_hook_reply *reply, void *userdata);
+	void *userdata;
+};
+
+struct api_request {
+	enum api_cmd cmd;
+	char vm[HV_NAME_MAX];	    /* API_CMD_VM: name or UUID */
+	uint32_t max_samples;	    /* API_CMD_VM: newest samples to return, default all */
+	struct api_hook_event hook; /* API_CMD_HOOK */
+};
+
+struct api_server_config {
+	const char *socket_path;
+	unsigned socket_mode;	      /* 0 = API_DEFAULT_SOCKET_MODE */
+	unsigned max_clients;	      /* 0 = API_DEFAULT_MAX_CLIENTS */
+	uint64_t client_timeout_usec; /* 0 = API_DEFAULT_TIMEOUT_USEC */
+	size_t max_request_bytes;     /* 0 = API_REQUEST_MAX_BYTES */
+};
+
+struct api_server;
+
+/*
+ * Binds the socket (replacing a stale socket file, refusing when another
+ * daemon answers on it or when the path is not a socket) and starts the
+ * server thread. st and h must outlive the server. h may be NULL.
+ */
+int api_server_start(const struct api_server_config *cfg, struct state *st,
+		     const struct api_handlers *h, struct api_server **ret);
+/* Stops the thread, closes every client and removes the socket file. NULL is fine. */
+void api_server_stop(struct api_server *srv);
+
+/* Strict request parser; on error errbuf says what was wrong and what is expected. */
+int api_request_parse(const char *line, size_t len, struct api_request *ret, char *errbuf,
+		      size_t errbuf_size);
+
+/*
+ * One request line to one response line (no newline), for the server, the
+ * tests and the fuzzer. The calling thread must be registered with
+ * state_thread_register(). st and h may be NULL. Returns -ENOMEM only.
+ */
+int api_request_handle(struct state *st, const struct api_handlers *h, const char *line, size_t len,
+		       char **ret_response);
+
+/* api_json.c: renderers of the snapshot, now_usec is CLOCK_MONOTONIC. */
+struct json_object;
+int api_json_status(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret);
+int api_json_vms(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret);
+int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_usec,
+		struct json_object **ret);
+
+const char *api_cmd_to_string(enum api_cmd c);
+const char *api_hook_verdict_to_string(enum api_hook_verdict v);
+
+#endif

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * JSON rendering of the state snapshot for the API (see api.h). Pure: reads
+ * the snapshot, allocates json-c objects, nothing else; it runs inside the
+ * RCU read-side section, so it never blocks. Numbers that were not measured
+ * (NAN) are rendered as null, never as 0, and doubles carry at most ten
+ * significant digits so that output stays readable and stable. Units are in
+ * the key names (_cores, _bytes, _bps, _sec, _usec).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "api.h"
+#include "cleanup.h"
+#include "util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+static const char *const vm_state_names[HV_NR_VM_STATES] = {
+	[HV_VM_RUNNING] = "running",
+	[HV_VM_PAUSED] = "paused",
+	[HV_VM_SHUTOFF] = "shutoff",
+	[HV_VM_OTHER] = "other",
+};
+
+static const char *const source_names[COLLECT_NR_SOURCES] = {
+	[COLLECT_SRC_CGROUP_V2] = "cgroup-v2",
+	[COLLECT_SRC_CGROUP_V1] = "cgroup-v1",
+	[COLLECT_SRC_LIBVIRT] = "libvirt",
+	[COLLECT_SRC_NETLINK] = "netlink",
+	[COLLECT_SRC_BPF] = "bpf",
+	[COLLECT_SRC_PROCFS] = "procfs",
+};
+
+static const char *const resource_units[STATE_NR_RESOURCES] = {
+	[STATE_RES_CPU] = "cores",	 [STATE_RES_MEM] = "bytes",
+	[STATE_RES_DISK_RD] = "bytes/s", [STATE_RES_DISK_WR] = "bytes/s",
+	[STATE_RES_NET_RX] = "bytes/s",	 [STATE_RES_NET_TX] = "bytes/s",
+};
+
+static const char *vm_state_to_string(enum hv_vm_state s)
+{
+	return (unsigned)s < HV_NR_VM_STATES ? vm_state_names[s] : "other";
+}
+
+/* NULL is json-c's null: "not measured". */
+static struct json_object *num(double v)
+{
+	char buf[64];
+
+	if (!isfinite(v))
+		return NULL;
+	if (v == 0)
+		v = 0; /* no "-0" */
+	snprintf(buf, sizeof(buf), "%.10g", v);
+	return json_object_new_double_s(v, buf);
+}
+
+static struct json_object *str(const char *s)
+{
+	return json_object_new_string(s ? s : "");
+}
+
+/* Seconds between two CLOCK_MONOTONIC times, null when then is unset or in the future. */
+static struct json_object *age_sec(uint64_t now_usec, uint64_t then_usec)
+{
+	if (then_usec == 0 || then_usec > now_usec)
+		return NULL;
+	return num((double)(now_usec - then_usec) / 1e6);
+}
+
+/*
+ * json-c reports allocation failure through NULL returns everywhere; rather
+ * than test every add, the renderers build and the caller checks one marker:
+ * add() remembers whether a non-NULL value was expected and did not come.
+ */
+struct builder {
+	bool oom;
+};
+
+static void add(struct builder *b, struct json_object *obj, const char *key,
+		struct json_object *val)
+{
+	if (!obj) {
+		b->oom = true;
+		json_object_put(val);
+		return;
+	}
+	if (json_object_object_add(obj, key, val) < 0) {
+		json_object_put(val);
+		b->oom = true;
+	}
+}
+
+static void add_str(struct builder *b, struct json_object *obj, const char *key, const char *s)
+{
+	struct json_object *v = str(s);
+
+	if (!v)
+		b->oom = true;
+	add(b, obj, key, v);
+}
+
+static void add_u64(struct builder *b, struct json_object *obj, const char *key, uint64_t v)
+{
+	struct json_object *o = json_object_new_uint64(v);
+
+	if (!o)
+		b->oom = true;
+	add(b, obj, key, o);
+}
+
+static void add_i64(struct builder *b, struct json_object *obj, const char *key, int64_t v)
+{
+	struct json_object *o = json_object_new_int64(v);
+
+	if (!o)
+		b->oom = true;
+	add(b, obj, key, o);
+}
+
+static void add_bool(struct builder *b, struct json_object *obj, const char *key, bool v)
+{
+	struct json_object *o = json_object_new_boolean(v);
+
+	if (!o)
+		b->oom = true;
+	add(b, obj, key, o);
+}
+
+static void append(struct builder *b, struct json_object *arr, struct json_object *val)
+{
+	if (!arr || !val || json_object_array_add(arr, val) < 0) {
+		json_object_put(val);
+		b->oom = true;
+	}
+}
+
+static struct json_object *sources_array(struct builder *b, uint32_t mask)
+{
+	struct json_object *arr = json_object_new_array();
+
+	if (!arr)
+		b->oom = true;
+	for (int i = 0; i < COLLECT_NR_SOURCES; i++)
+		if (mask & (1u << i))
+			append(b, arr, str(source_names[i]));
+	return arr;
+}
+
+static int finish(struct builder *b, struct json_object **obj, struct json_object **ret)
+{
+	if (b->oom || !*obj)
+		return -ENOMEM;
+	*ret = TAKE_PTR(*obj);
+	return 0;
+}
+
+int api_json_status(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *lv, *col, *bpf, *fc;
+	const struct state_host *h = &snap->host;
+	struct builder b = { 0 };
+
+	add_str(&b, o, "version", h->version);
+	add_str(&b, o, "hostname", h->hostname);
+	add(&b, o, "uptime_sec", age_sec(now_usec, h->started_usec));
+	add_u64(&b, o, "started_wall_usec", h->started_wall_usec);
+	add_u64(&b, o, "generation", snap->generation);
+	add_u64(&b, o, "vm_count", snap->n_vms);
+	add_bool(&b, o, "dry_run", h->dry_run);
+	add_str(&b, o, "config_file", h->config_file);
+
+	lv = json_object_new_object();
+	add_str(&b, lv, "uri", h->hv_uri);
+	add_bool(&b, lv, "connected", h->hv_connected);
+	add_u64(&b, lv, "reconnects", h->hv_reconnects);
+	add(&b, o, "libvirt", lv);
+
+	col = json_object_new_object();
+	add(&b, col, "interval_sec", num(h->collect_interval_sec));
+	add(&b, col, "sources", sources_array(&b, h->collect_sources));
+	add_u64(&b, col, "ticks", h->ticks);
+	add(&b, col, "last_tick_age_sec", age_sec(now_usec, h->last_tick_usec));
+	add_u64(&b, col, "last_tick_cost_usec", h->last_tick_cost_usec);
+	add(&b, o, "collect", col);
+
+	bpf = json_object_new_object();
+	add_bool(&b, bpf, "loaded", h->bpf_loaded);
+	add_str(&b, bpf, "status", h->bpf_status);
+	add(&b, o, "bpf", bpf);
+
+	fc = json_object_new_object();
+	add(&b, fc, "step_sec", num(h->forecast_step_sec));
+	add(&b, o, "forecast", fc);
+
+	return finish(&b, &o, ret);
+}
+
+static const struct collect_sample *latest_sample(const struct state_vm *vm)
+{
+	return vm->n_samples ? &vm->samples[vm->n_samples - 1] : NULL;
+}
+
+static void add_sample_fields(struct builder *b, struct json_object *o,
+			      const struct collect_sample *s)
+{
+	add(b, o, "cpu_cores", num(s ? s->cpu_cores : NAN));
+	add(b, o, "mem_bytes", num(s ? s->mem_bytes : NAN));
+	add(b, o, "disk_read_bps", num(s ? s->disk_rd_bps : NAN));
+	add(b, o, "disk_write_bps", num(s ? s->disk_wr_bps : NAN));
+	add(b, o, "net_rx_bps", num(s ? s->net_rx_bps : NAN));
+	add(b, o, "net_tx_bps", num(s ? s->net_tx_bps : NAN));
+}
+
+int api_json_vms(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *arr = json_object_new_array();
+	struct builder b = { 0 };
+
+	if (!arr)
+		b.oom = true;
+	for (size_t i = 0; i < snap->n_vms && !b.oom; i++) {
+		const struct state_vm *vm = &snap->vms[i];
+		const struct collect_sample *s = latest_sample(vm);
+		struct json_object *v = json_object_new_object();
+
+		add_str(&b, v, "name", vm->id.name);
+		add_str(&b, v, "uuid", vm->id.uuid);
+		add_str(&b, v, "state", vm_state_to_string(vm->id.state));
+		add_u64(&b, v, "vcpus", vm->id.nr_vcpus);
+		add_u64(&b, v, "memory_bytes", vm->id.memory_kib * 1024);
+		add(&b, v, "sample_age_sec", s ? age_sec(now_usec, s->t_usec) : NULL);
+		add_sample_fields(&b, v, s);
+		add_bool(&b, v, "cpu_managed", vm->cpu.managed);
+		add(&b, v, "cpu_alloc_cores", vm->cpu.managed ? num(vm->cpu.cores) : NULL);
+		add(&b, v, "cpu_upper_cores", num(vm->cpu.demand_upper_cores));
+		append(&b, arr, v);
+	}
+	add(&b, o, "vms", arr);
+	return finish(&b, &o, ret);
+}
+
+static struct json_object *forecast_json(struct builder *b, const struct state_forecast *f,
+					 enum state_resource r, uint64_t now_usec)
+{
+	struct json_object *o = json_object_new_object(), *cov, *pts;
+
+	add_str(b, o, "unit", resource_units[r]);
+	add_bool(b, o, "valid", f->valid);
+	if (!f->valid)
+		return o;
+	add_str(b, o, "model", forecast_model_to_string(f->model));
+	add(b, o, "step_sec", num(f->step_sec));
+	add(b, o, "age_sec", age_sec(now_usec, f->origin_usec));
+	cov = json_object_new_object();
+	add(b, cov, "80", num(f->coverage80));
+	add(b, cov, "95", num(f->coverage95));
+	add(b, o, "coverage", cov);
+	pts = json_object_new_array();
+	if (!pts)
+		b->oom = true;
+	for (uint32_t i = 0; i < f->horizon && i < STATE_HORIZON_MAX; i++) {
+		const struct forecast_point *p = &f->points[i];
+		struct json_object *po = json_object_new_object();
+		struct json_object *ivs = json_object_new_array();
+
+		add_u64(b, po, "step", i + 1);
+		add(b, po, "mean", num(p->mean));
+		if (!ivs)
+			b->oom = true;
+		for (uint32_t k = 0; k < p->n_levels && k < FORECAST_MAX_LEVELS; k++) {
+			struct json_object *iv = json_object_new_object();
+
+			add(b, iv, "level", num(p->iv[k].level));
+			add(b, iv, "lo", num(p->iv[k].lo));
+			add(b, iv, "hi", num(p->iv[k].hi));
+			append(b, ivs, iv);
+		}
+		add(b, po, "intervals", ivs);
+		append(b, pts, po);
+	}
+	add(b, o, "points", pts);
+	return o;
+}
+
+static struct json_object *identity_json(struct builder *b, const struct hv_vm *id)
+{
+	struct json_object *o = json_object_new_object(), *tids, *taps, *disks, *cg;
+
+	add_str(b, o, "name", id->name);
+	add_str(b, o, "uuid", id->uuid);
+	add_str(b, o, "state", vm_state_to_string(id->state));
+	add_i64(b, o, "pid", id->qemu_pid);
+	add_u64(b, o, "vcpus", id->nr_vcpus);
+	add_u64(b, o, "max_vcpus", id->max_vcpus);
+	add_u64(b, o, "memory_bytes", id->memory_kib * 1024);
+	add_u64(b, o, "max_memory_bytes", id->max_memory_kib * 1024);
+
+	tids = json_object_new_array();
+	if (!tids)
+		b->oom = true;
+	for (uint32_t i = 0; i < id->nr_vcpu_tids && i < HV_MAX_VCPUS; i++)
+		append(b, tids, json_object_new_int(id->vcpu_tids[i]));
+	add(b, o, "vcpu_tids", tids);
+
+	taps = json_object_new_array();
+	if (!taps)
+		b->oom = true;
+	for (uint32_t i = 0; i < id->nr_taps && i < HV_MAX_NICS; i++)
+		append(b, taps,
+		       json_object_new_string_len(id->taps[i],
+						  (int)strnlen(id->taps[i], HV_IFNAME_MAX)));
+	add(b, o, "taps", taps);
+
+	disks = json_object_new_array();
+	if (!disks)
+		b->oom = true;
+	for (uint32_t i = 0; i < id->nr_disks && i < HV_MAX_DISKS; i++)
+		append(b, disks,
+		       json_object_new_string_len(
+			       id->disks[i], (int)strnlen(id->disks[i], sizeof(id->disks[i]))));
+	add(b, o, "disks", disks);
+
+	cg = json_object_new_object();
+	add_str(b, cg, "v2", id->cgroup_v2);
+	add_str(b, cg, "cpu", id->cgroup_cpu);
+	add_str(b, cg, "memory", id->cgroup_memory);
+	add(b, o, "cgroups", cg);
+	return o;
+}
+
+static struct json_object *reservation_json(struct builder *b, const struct state_cpu_alloc *c,
+					    uint64_t now_usec)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_bool(b, o, "managed", c->managed);
+	add(b, o, "cores", c->managed ? num(c->cores) : NULL);
+	add(b, o, "target_cores", c->managed ? num(c->target_cores) : NULL);
+	add(b, o, "demand_upper_cores", num(c->demand_upper_cores));
+	add(b, o, "changed_age_sec", age_sec(now_usec, c->changed_usec));
+	add_u64(b, o, "raises", c->n_raises);
+	add_u64(b, o, "lowers", c->n_lowers);
+	add_bool(b, o, "dry_run", c->dry_run);
+	add_str(b, o, "reason", c->reason);
+	add_i64(b, o, "last_errno", c->last_error < 0 ? -c->last_error : c->last_error);
+	if (c->last_error)
+		add_str(b, o, "last_error",
+			strerror(c->last_error < 0 ? -c->last_error : c->last_error));
+	else
+		add(b, o, "last_error", NULL);
+	return o;
+}
+
+int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_usec,
+		struct json_object **ret)
+{
+	struct builder b = { 0 };
+	_cleanup_json_ struct json_object *o = identity_json(&b, &vm->id);
+	struct json_object *samples, *fc;
+	uint32_t n = vm->n_samples > STATE_SAMPLES_MAX ? STATE_SAMPLES_MAX : vm->n_samples;
+	uint32_t first = max_samples && max_samples < n ? n - max_samples : 0;
+
+	samples = json_object_new_array();
+	if (!samples)
+		b.oom = true;
+	for (uint32_t i = first; i < n && !b.oom; i++) {
+		const struct collect_sample *s = &vm->samples[i];
+		struct json_object *so = json_object_new_object();
+
+		add(&b, so, "age_sec", age_sec(now_usec, s->t_usec));
+		add_u64(&b, so, "wall_usec", s->wall_usec);
+		add_sample_fields(&b, so, s);
+		add(&b, so, "cpu_steal_cores", num(s->cpu_steal_cores));
+		add(&b, so, "disk_read_iops", num(s->disk_rd_iops));
+		add(&b, so, "disk_write_iops", num(s->disk_wr_iops));
+		add(&b, so, "cpu_pressure_some", num(s->cpu_pressure_some));
+		add(&b, so, "mem_pressure_some", num(s->mem_pressure_some));
+		add(&b, so, "io_pressure_some", num(s->io_pressure_some));
+		add(&b, so, "sources", sources_array(&b, s->sources));
+		append(&b, samples, so);
+	}
+	add(&b, o, "samples", samples);
+
+	fc = json_object_new_object();
+	for (int r = 0; r < STATE_NR_RESOURCES; r++)
+		add(&b, fc, state_resource_to_string(r),
+		    forecast_json(&b, &vm->forecast[r], r, now_usec));
+	add(&b, o, "forecast", fc);
+	add(&b, o, "cpu_reservation", reservation_json(&b, &vm->cpu, now_usec));
+	return finish(&b, &o, ret);
+}
