@@ -90,6 +90,10 @@ enum ctr {
 	CTR_BPF_WR_OPS,
 	CTR_BPF_NET_RX_BYTES,
 	CTR_BPF_NET_TX_BYTES,
+	CTR_BPF_PREEMPTS,
+	CTR_BPF_KVM_EXITS,
+	CTR_BPF_FAULTS,
+	CTR_BPF_RECLAIM_NS,
 	NR_CTRS,
 };
 
@@ -518,6 +522,10 @@ static void read_bpf(struct collect *c, struct vm_state *st, const struct hv_vm 
 		{ offsetof(struct collect_bpf_vm, disk_wr_ops), CTR_BPF_WR_OPS },
 		{ offsetof(struct collect_bpf_vm, net_rx_bytes), CTR_BPF_NET_RX_BYTES },
 		{ offsetof(struct collect_bpf_vm, net_tx_bytes), CTR_BPF_NET_TX_BYTES },
+		{ offsetof(struct collect_bpf_vm, involuntary_switches), CTR_BPF_PREEMPTS },
+		{ offsetof(struct collect_bpf_vm, kvm_exits), CTR_BPF_KVM_EXITS },
+		{ offsetof(struct collect_bpf_vm, page_faults), CTR_BPF_FAULTS },
+		{ offsetof(struct collect_bpf_vm, reclaim_stall_ns), CTR_BPF_RECLAIM_NS },
 	};
 	struct collect_bpf_vm b;
 	int r;
@@ -749,6 +757,11 @@ static void build_sample(const struct vm_state *st, const struct reading *rd, do
 	choose(&s->cpu_pressure_some, src, rd->psi_cpu, COLLECT_SRC_CGROUP_V2);
 	choose(&s->mem_pressure_some, src, rd->psi_mem, COLLECT_SRC_CGROUP_V2);
 	choose(&s->io_pressure_some, src, rd->psi_io, COLLECT_SRC_CGROUP_V2);
+
+	choose(&s->cpu_preempt_ps, src, r[CTR_BPF_PREEMPTS], COLLECT_SRC_BPF);
+	choose(&s->kvm_exits_ps, src, r[CTR_BPF_KVM_EXITS], COLLECT_SRC_BPF);
+	choose(&s->mem_faults_ps, src, r[CTR_BPF_FAULTS], COLLECT_SRC_BPF);
+	choose(&s->mem_reclaim_stall, src, r[CTR_BPF_RECLAIM_NS] / 1e9, COLLECT_SRC_BPF);
 }
 
 static void sample_init(struct collect_sample *s, const struct hv_vm *vm, uint64_t now_usec)
@@ -762,6 +775,7 @@ static void sample_init(struct collect_sample *s, const struct hv_vm *vm, uint64
 	s->disk_rd_bps = s->disk_wr_bps = s->disk_rd_iops = s->disk_wr_iops = NAN;
 	s->net_rx_bps = s->net_tx_bps = NAN;
 	s->cpu_pressure_some = s->mem_pressure_some = s->io_pressure_some = NAN;
+	s->cpu_preempt_ps = s->kvm_exits_ps = s->mem_faults_ps = s->mem_reclaim_stall = NAN;
 }
 
 static bool uuid_eq(const char *a, const char *b)

@@ -55,7 +55,12 @@ struct collect_sample {
 	double cpu_pressure_some; /* PSI avg10 of the VM's cgroup, percent */
 	double mem_pressure_some;
 	double io_pressure_some;
-	uint32_t sources; /* bit mask of enum collect_source that contributed */
+	/* Kernel signals only the BPF probes see (NAN without them). */
+	double cpu_preempt_ps;	  /* involuntary preemptions of the VM's threads per second */
+	double kvm_exits_ps;	  /* KVM exits per second (hardware virtualisation only) */
+	double mem_faults_ps;	  /* page faults of the VM's threads per second */
+	double mem_reclaim_stall; /* share of time its threads stalled in direct reclaim */
+	uint32_t sources;	  /* bit mask of enum collect_source that contributed */
 };
 
 /* Where the collector reads the host. Tests point these at fixture trees. */

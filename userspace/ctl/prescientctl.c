@@ -459,6 +459,17 @@ static int show_vm(struct json_object *d)
 		table_print(&t, "  ");
 		table_free(&t);
 	}
+	if (n > 0) {
+		struct json_object *s = json_object_array_get_idx(samples, n - 1);
+		char sig[4][32];
+
+		printf("\nKernel signals (BPF probes; '-' when not loaded)\n"
+		       "  preemptions %s/s, KVM exits %s/s, page faults %s/s, reclaim stall %s%%\n",
+		       fmt(sig[0], sizeof(sig[0]), jnum(s, "cpu_preempt_per_sec"), 1, 0),
+		       fmt(sig[1], sizeof(sig[1]), jnum(s, "kvm_exits_per_sec"), 1, 0),
+		       fmt(sig[2], sizeof(sig[2]), jnum(s, "mem_faults_per_sec"), 1, 0),
+		       fmt(sig[3], sizeof(sig[3]), jnum(s, "mem_reclaim_stall_ratio") * 100, 1, 1));
+	}
 
 	printf("\nForecasts\n");
 	if (fc && json_object_is_type(fc, json_type_object)) {

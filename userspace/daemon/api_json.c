@@ -385,6 +385,10 @@ int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_us
 		add(&b, so, "cpu_pressure_some", num(s->cpu_pressure_some));
 		add(&b, so, "mem_pressure_some", num(s->mem_pressure_some));
 		add(&b, so, "io_pressure_some", num(s->io_pressure_some));
+		add(&b, so, "cpu_preempt_per_sec", num(s->cpu_preempt_ps));
+		add(&b, so, "kvm_exits_per_sec", num(s->kvm_exits_ps));
+		add(&b, so, "mem_faults_per_sec", num(s->mem_faults_ps));
+		add(&b, so, "mem_reclaim_stall_ratio", num(s->mem_reclaim_stall));
 		add(&b, so, "sources", sources_array(&b, s->sources));
 		append(&b, samples, so);
 	}
