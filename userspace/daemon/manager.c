@@ -308,7 +308,8 @@ static int manager_api_start(struct manager *m)
 		*strrchr(dir, '/') = '\0';
 	r = util_mkdir_p(dir, 0755);
 	if (r < 0)
-		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m", dir);
+		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m",
+				       dir);
 	/* The server keeps a pointer to the handlers: they live in the manager. */
 	m->api_handlers = (struct api_handlers){ .hook = manager_on_hook, .userdata = m };
 	ac.socket_path = path;

@@ -42,7 +42,8 @@ static void host_fill(const struct manager *m, struct state_host *h)
 	h->collect_sources = m->collect ? collect_sources_active(m->collect) : 0;
 	h->bpf_loaded = h->collect_sources & (1u << COLLECT_SRC_BPF);
 	if (m->collect)
-		util_strlcpy(h->bpf_status, collect_bpf_describe(m->collect), sizeof(h->bpf_status));
+		util_strlcpy(h->bpf_status, collect_bpf_describe(m->collect),
+			     sizeof(h->bpf_status));
 	h->dry_run = m->cfg.dry_run;
 	h->started_usec = m->started_usec;
 	h->started_wall_usec = m->started_wall_usec;
