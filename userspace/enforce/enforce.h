@@ -12,6 +12,11 @@
 #include <stdint.h>
 
 #include "hv.h"
+/* Back ends for the knobs libvirt does not own. */
+#include "cgroupfs.h"
+#include "hugepages.h"
+#include "systemd.h"
+#include "tc.h"
 
 /* Converts cores to a CFS quota for period_us; at least 1000 us as libvirt requires. */
 int64_t enforce_cores_to_quota_us(double cores, uint64_t period_us);

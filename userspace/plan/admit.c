@@ -124,15 +124,23 @@ void admit_state_apply(struct admit_state *s, const struct pool *pool,
 }
 
 /* Checks one dimension after adding held_add and (maybe) d to it. */
+/* Writes reason only when text is set: the allocation pass decides thousands without it. */
+#define REASON(text, buf, ...)                                                                     \
+	do {                                                                                       \
+		if (text)                                                                          \
+			snprintf((buf), sizeof(buf), __VA_ARGS__);                                 \
+	} while (0)
+
 static void decide_dim(const struct pool_dim *dim, const struct admit_dim_state *ds,
-		       double held_add, const struct risk_dist *d, struct admit_dim_explain *e)
+		       double held_add, const struct risk_dist *d, bool text,
+		       struct admit_dim_explain *e)
 {
 	struct risk_acc burst = ds->burst;
 	double capacity = dim->total - dim->host_reserved;
 
 	if (d)
 		risk_acc_add(&burst, d);
-	snprintf(e->dim, sizeof(e->dim), "%s", dim->name);
+	REASON(text, e->dim, "%s", dim->name);
 	e->request = held_add;
 	e->capacity = capacity;
 	e->held = ds->held + held_add;
@@ -145,29 +153,26 @@ static void decide_dim(const struct pool_dim *dim, const struct admit_dim_state 
 
 	if (held_add <= 0 && (!d || (d->mean <= 0 && d->sd <= 0))) {
 		e->verdict = ADMIT_ACCEPT;
-		snprintf(e->reason, sizeof(e->reason), "adds nothing to hold");
+		REASON(text, e->reason, "adds nothing to hold");
 	} else if (e->held + burst.mean > capacity + ADMIT_EPS * fmax(1, capacity)) {
-		snprintf(e->reason, sizeof(e->reason),
-			 "held %.4g + burstable mean %.4g exceed capacity %.4g", e->held,
-			 burst.mean, capacity);
+		REASON(text, e->reason, "held %.4g + burstable mean %.4g exceed capacity %.4g",
+		       e->held, burst.mean, capacity);
 	} else if (burst.n && e->probability > dim->risk_bound) {
-		snprintf(e->reason, sizeof(e->reason),
-			 "P(demand > capacity) %.3g above bound %.3g (mean %.4g sd %.4g)",
-			 e->probability, dim->risk_bound, e->held + burst.mean, e->demand_sd);
+		REASON(text, e->reason,
+		       "P(demand > capacity) %.3g above bound %.3g (mean %.4g sd %.4g)",
+		       e->probability, dim->risk_bound, e->held + burst.mean, e->demand_sd);
 	} else {
 		e->verdict = ADMIT_ACCEPT;
 		if (burst.n)
-			snprintf(e->reason, sizeof(e->reason),
-				 "P(demand > capacity) %.3g within bound %.3g", e->probability,
-				 dim->risk_bound);
+			REASON(text, e->reason, "P(demand > capacity) %.3g within bound %.3g",
+			       e->probability, dim->risk_bound);
 		else
-			snprintf(e->reason, sizeof(e->reason), "held %.4g of capacity %.4g",
-				 e->held, capacity);
+			REASON(text, e->reason, "held %.4g of capacity %.4g", e->held, capacity);
 	}
 }
 
-int admit_decide(const struct pool *pool, const struct admit_state *state,
-		 const struct admit_request *req, struct admit_explanation *ret)
+static int decide(const struct pool *pool, const struct admit_state *state,
+		  const struct admit_request *req, bool text, struct admit_explanation *ret)
 {
 	struct admit_explanation e = { .verdict = ADMIT_ACCEPT, .cls = req->cls };
 	uint32_t n_pinned;
@@ -184,20 +189,19 @@ int admit_decide(const struct pool *pool, const struct admit_state *state,
 	if (n_pinned) {
 		if (!pool_cpuset_is_subset(&req->pinned, &pool->machine_cpus)) {
 			e.verdict = ADMIT_REFUSE;
-			snprintf(e.reason, sizeof(e.reason),
-				 "pinned cores outside what machine.slice may use");
+			REASON(text, e.reason, "pinned cores outside what machine.slice may use");
 			*ret = e;
 			return 0;
 		}
 		if (pool_cpuset_intersects(&req->pinned, &state->pinned)) {
 			e.verdict = ADMIT_REFUSE;
-			snprintf(e.reason, sizeof(e.reason), "pinned cores already pinned by another");
+			REASON(text, e.reason, "pinned cores already pinned by another");
 			*ret = e;
 			return 0;
 		}
 	}
 	if (req->cls == POOL_CLASS_BEST_EFFORT && n_pinned == 0) {
-		snprintf(e.reason, sizeof(e.reason), "best effort: nothing reserved");
+		REASON(text, e.reason, "best effort: nothing reserved");
 		*ret = e;
 		return 0;
 	}
@@ -210,34 +214,52 @@ int admit_decide(const struct pool *pool, const struct admit_state *state,
 
 		if (item_covered_by_pins(pool, req, it)) {
 			cpu_seen = true;
-			decide_dim(dim, &state->dims[it->dim], (double)n_pinned, NULL, de);
+			decide_dim(dim, &state->dims[it->dim], (double)n_pinned, NULL, text, de);
 			if (de->verdict == ADMIT_ACCEPT)
-				snprintf(de->reason, sizeof(de->reason),
-					 "%u pinned cores, held %.4g of capacity %.4g", n_pinned,
-					 de->held, de->capacity);
+				REASON(text, de->reason,
+				       "%u pinned cores, held %.4g of capacity %.4g", n_pinned,
+				       de->held, de->capacity);
 		} else {
 			held_add = admit_item_held(dim, req->cls, &it->demand);
 			decide_dim(dim, &state->dims[it->dim], held_add,
-				   item_in_burst(dim, req->cls) ? &it->demand : NULL, de);
+				   item_in_burst(dim, req->cls) ? &it->demand : NULL, text, de);
 		}
 		if (de->verdict != ADMIT_ACCEPT && e.verdict == ADMIT_ACCEPT) {
 			e.verdict = ADMIT_REFUSE;
-			snprintf(e.reason, sizeof(e.reason), "%s: %s", de->dim, de->reason);
+			REASON(text, e.reason, "%s: %s", de->dim, de->reason);
 		}
 	}
 	if (n_pinned && !cpu_seen) {
 		struct admit_dim_explain *de = &e.dims[e.n_dims++];
 
-		decide_dim(&pool->dims[cpu], &state->dims[cpu], (double)n_pinned, NULL, de);
+		decide_dim(&pool->dims[cpu], &state->dims[cpu], (double)n_pinned, NULL, text, de);
 		if (de->verdict != ADMIT_ACCEPT && e.verdict == ADMIT_ACCEPT) {
 			e.verdict = ADMIT_REFUSE;
-			snprintf(e.reason, sizeof(e.reason), "%s: %s", de->dim, de->reason);
+			REASON(text, e.reason, "%s: %s", de->dim, de->reason);
 		}
 	}
 	if (e.verdict == ADMIT_ACCEPT)
-		snprintf(e.reason, sizeof(e.reason), "%s: fits on %u dimension(s)",
-			 pool_class_to_string(req->cls), e.n_dims);
+		REASON(text, e.reason, "%s: fits on %u dimension(s)",
+		       pool_class_to_string(req->cls), e.n_dims);
 	*ret = e;
+	return 0;
+}
+
+int admit_decide(const struct pool *pool, const struct admit_state *state,
+		 const struct admit_request *req, struct admit_explanation *ret)
+{
+	return decide(pool, state, req, true, ret);
+}
+
+int admit_check(const struct pool *pool, const struct admit_state *state,
+		const struct admit_request *req, enum admit_verdict *ret_verdict)
+{
+	struct admit_explanation e;
+	int r = decide(pool, state, req, false, &e);
+
+	if (r < 0)
+		return r;
+	*ret_verdict = e.verdict;
 	return 0;
 }
 
@@ -247,8 +269,8 @@ int admit_explanation_format(const struct admit_explanation *e, char *buf, size_
 	int n;
 
 	n = snprintf(buf, size, "verdict %s, class %s, %u pinned core(s): %s\n",
-		     admit_verdict_to_string(e->verdict), pool_class_to_string(e->cls),
-		     e->n_pinned, e->reason);
+		     admit_verdict_to_string(e->verdict), pool_class_to_string(e->cls), e->n_pinned,
+		     e->reason);
 	if (n < 0 || (size_t)n >= size)
 		return -ENOBUFS;
 	len = (size_t)n;

@@ -98,6 +98,10 @@ int admit_request_validate(const struct pool *pool, const struct admit_request *
 int admit_decide(const struct pool *pool, const struct admit_state *state,
 		 const struct admit_request *req, struct admit_explanation *ret);
 
+/* The verdict of admit_decide() without the explanation's text: for bulk passes. */
+int admit_check(const struct pool *pool, const struct admit_state *state,
+		const struct admit_request *req, enum admit_verdict *ret_verdict);
+
 /* One line per dimension plus the verdict, for the CLI; -ENOBUFS if it does not fit. */
 int admit_explanation_format(const struct admit_explanation *e, char *buf, size_t size);
 

@@ -185,7 +185,8 @@ int alloc_decide(const struct alloc_params *p, const struct alloc_input *in,
 					 p->lower_after);
 			} else {
 				snprintf(d.reason, sizeof(d.reason),
-					 "demand falling (%u of %u low decisions before giving back)",
+					 "demand falling (%u of %u low decisions before giving "
+					 "back)",
 					 d.low_streak, p->lower_after);
 			}
 		} else {
@@ -317,10 +318,16 @@ int alloc_pass(const struct pool *pool, const struct alloc_params params[POOL_NR
 			vm_request(vm, res->held, &new_req);
 			admit_state_apply(state, pool, &old_req, -1);
 			if (phase == 1) {
-				r = admit_decide(pool, state, &new_req, &e);
+				enum admit_verdict verdict;
+
+				r = admit_check(pool, state, &new_req, &verdict);
 				if (r < 0)
 					goto out;
-				if (e.verdict != ADMIT_ACCEPT) {
+				if (verdict != ADMIT_ACCEPT) {
+					/* Only a refusal needs its reason spelled out. */
+					r = admit_decide(pool, state, &new_req, &e);
+					if (r < 0)
+						goto out;
 					res->refused = true;
 					st.n_refused++;
 					for (uint32_t i = 0; i < vm->n_items; i++) {
@@ -349,8 +356,8 @@ int alloc_pass(const struct pool *pool, const struct alloc_params params[POOL_NR
 		const struct admit_dim_state *ds = &state->dims[d];
 		double cap = pool->dims[d].total - pool->dims[d].host_reserved - ds->held;
 
-		st.probability[d] = ds->burst.n ? risk_acc_exceed_prob(&ds->burst, cap)
-						: (cap < 0 ? 1 : 0);
+		st.probability[d] =
+			ds->burst.n ? risk_acc_exceed_prob(&ds->burst, cap) : (cap < 0 ? 1 : 0);
 	}
 	if (n)
 		memcpy(ret_results, results, n * sizeof(*results));

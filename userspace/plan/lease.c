@@ -9,9 +9,8 @@
 #include "lease_internal.h"
 
 static const char *const state_names[LEASE_NR_STATES] = {
-	[LEASE_OFFERED] = "offered",   [LEASE_CONFIRMED] = "confirmed",
-	[LEASE_ACTIVE] = "active",     [LEASE_RELEASED] = "released",
-	[LEASE_EXPIRED] = "expired",
+	[LEASE_OFFERED] = "offered",   [LEASE_CONFIRMED] = "confirmed", [LEASE_ACTIVE] = "active",
+	[LEASE_RELEASED] = "released", [LEASE_EXPIRED] = "expired",
 };
 
 const char *lease_state_to_string(enum lease_state s)
@@ -415,6 +414,32 @@ int ledger_release_holder(struct ledger *l, const char *holder, uint64_t now_use
 	return n;
 }
 
+int ledger_reconcile_vms(struct ledger *l, const char *const *present, size_t n_present,
+			 uint64_t now_usec)
+{
+	int n = 0;
+
+	if (n_present && !present)
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->n_leases; i++) {
+		struct lease *ls = &l->leases[i];
+		bool found = false;
+
+		if (!lease_is_live(ls) || ls->holder_kind != LEASE_HOLDER_VM)
+			continue;
+		for (size_t k = 0; k < n_present && !found; k++)
+			found = present[k] &&
+				strncmp(ls->holder, present[k], sizeof(ls->holder)) == 0;
+		if (!found) {
+			lease_end_locked(l, ls, LEASE_RELEASED, now_usec);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
 int ledger_lease_get(struct ledger *l, uint64_t id, struct lease *ret)
 {
 	struct lease *ls;
@@ -501,9 +526,9 @@ int ledger_usage_get(struct ledger *l, struct ledger_usage *ret)
 		du->held = ds->held;
 		du->burst_mean = ds->burst.mean;
 		du->burst_sd = risk_acc_sd(&ds->burst);
-		du->probability = ds->burst.n ? risk_acc_exceed_prob(&ds->burst,
-								     du->capacity - du->held)
-					      : (du->held > du->capacity ? 1 : 0);
+		du->probability =
+			ds->burst.n ? risk_acc_exceed_prob(&ds->burst, du->capacity - du->held)
+				    : (du->held > du->capacity ? 1 : 0);
 		du->bound = pd->risk_bound;
 		du->free = du->capacity - du->held - du->burst_mean;
 	}

@@ -72,9 +72,9 @@ struct lease {
 };
 
 struct ledger_params {
-	uint64_t offer_ttl_usec;  /* offered leases expire after this */
-	uint64_t retain_usec;	  /* ended leases are forgotten after this */
-	uint32_t max_leases;	  /* live and remembered, at most LEASE_MAX */
+	uint64_t offer_ttl_usec; /* offered leases expire after this */
+	uint64_t retain_usec;	 /* ended leases are forgotten after this */
+	uint32_t max_leases;	 /* live and remembered, at most LEASE_MAX */
 };
 
 struct ledger_dim_usage {
@@ -104,6 +104,7 @@ const char *lease_state_to_string(enum lease_state s);
 const char *lease_holder_kind_to_string(enum lease_holder_kind k);
 void ledger_params_default(struct ledger_params *p);
 
+/* An empty ledger over a copy of pool; -EINVAL for a zero TTL or a bad max_leases. */
 int ledger_new(const struct pool *pool, const struct ledger_params *p, struct ledger **ret);
 void ledger_free(struct ledger *l);
 
@@ -138,6 +139,13 @@ int ledger_activate(struct ledger *l, uint64_t id, uint64_t now_usec);
 int ledger_release(struct ledger *l, uint64_t id, uint64_t now_usec);
 /* Releases every live lease of holder; returns how many (0 is not an error). */
 int ledger_release_holder(struct ledger *l, const char *holder, uint64_t now_usec);
+/*
+ * After a restart: releases every live lease held by a VM that is not in
+ * present (the VMs libvirt shows now); leases of incoming migrations are left
+ * to their TTL or end. Returns how many were released.
+ */
+int ledger_reconcile_vms(struct ledger *l, const char *const *present, size_t n_present,
+			 uint64_t now_usec);
 /* Expires unconfirmed leases past their TTL and leases past their end; returns how many. */
 int ledger_expire(struct ledger *l, uint64_t now_usec);
 

@@ -27,12 +27,12 @@
 #include "cleanup.h"
 #include "lease_internal.h"
 
-#define CKPT_MAGIC	 "PRSCLDGR"
-#define CKPT_MAGIC_LEN	 8
-#define CKPT_VERSION	 1
-#define CKPT_HEADER_LEN	 (CKPT_MAGIC_LEN + 4 + 4 + 8 + 8 + 8)
-#define CKPT_MAX_BYTES	 (64u << 20)
-#define CKPT_PINNED_MAX	 4096
+#define CKPT_MAGIC	"PRSCLDGR"
+#define CKPT_MAGIC_LEN	8
+#define CKPT_VERSION	1
+#define CKPT_HEADER_LEN (CKPT_MAGIC_LEN + 4 + 4 + 8 + 8 + 8)
+#define CKPT_MAX_BYTES	(64u << 20)
+#define CKPT_PINNED_MAX 4096
 
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
@@ -519,8 +519,8 @@ int ledger_checkpoint_load(struct ledger *l, const char *path, size_t *ret_n_loa
 			ls->admit.pinned.bits[w] &= l->pool.machine_cpus.bits[w];
 		if (pool_dim_find(&l->pool, "cpu") < 0)
 			memset(&ls->admit.pinned, 0, sizeof(ls->admit.pinned));
-		ls->explain = (struct admit_explanation){ .verdict = ADMIT_ACCEPT,
-							  .cls = ls->admit.cls };
+		ls->explain =
+			(struct admit_explanation){ .verdict = ADMIT_ACCEPT, .cls = ls->admit.cls };
 		snprintf(ls->explain.reason, sizeof(ls->explain.reason),
 			 "restored from checkpoint (granted at generation %llu)",
 			 (unsigned long long)ls->generation);

@@ -25,8 +25,7 @@ struct ledger {
 
 static inline bool lease_is_live(const struct lease *l)
 {
-	return l->state == LEASE_OFFERED || l->state == LEASE_CONFIRMED ||
-	       l->state == LEASE_ACTIVE;
+	return l->state == LEASE_OFFERED || l->state == LEASE_CONFIRMED || l->state == LEASE_ACTIVE;
 }
 
 /* Rebuilds l->state from the live leases (after loads and pool changes). Lock held. */

@@ -17,6 +17,9 @@
 #include <stdint.h>
 
 #include "forecast.h"
+/* The allocation engine: pool, risk, admission, leases, pre-allocation. */
+#include "alloc.h"
+#include "lease.h"
 
 enum plan_action {
 	PLAN_KEEP,

@@ -8,8 +8,8 @@
 #include "pool.h"
 
 static const char *const kind_names[POOL_NR_KINDS] = {
-	[POOL_KIND_CPU] = "cpu",   [POOL_KIND_MEM] = "mem",   [POOL_KIND_HUGEPAGES] = "hugepages",
-	[POOL_KIND_NET] = "net",   [POOL_KIND_DISK] = "disk",
+	[POOL_KIND_CPU] = "cpu", [POOL_KIND_MEM] = "mem",   [POOL_KIND_HUGEPAGES] = "hugepages",
+	[POOL_KIND_NET] = "net", [POOL_KIND_DISK] = "disk",
 };
 
 static const char *const class_names[POOL_NR_CLASSES] = {

@@ -41,8 +41,8 @@ double risk_normal_quantile(double p)
 	return x;
 }
 
-int risk_dist_from_forecast(const struct forecast_point *fc, uint32_t horizon,
-			    uint32_t lead_steps, struct risk_dist *ret)
+int risk_dist_from_forecast(const struct forecast_point *fc, uint32_t horizon, uint32_t lead_steps,
+			    struct risk_dist *ret)
 {
 	uint32_t n = lead_steps < horizon ? lead_steps : horizon;
 	struct risk_dist best = { .mean = NAN };
@@ -79,8 +79,8 @@ int risk_dist_from_forecast(const struct forecast_point *fc, uint32_t horizon,
 	return 0;
 }
 
-int risk_loadings_estimate(const double *const *series, size_t n_vms, size_t n_steps,
-			   double shrink, double *ret_loadings)
+int risk_loadings_estimate(const double *const *series, size_t n_vms, size_t n_steps, double shrink,
+			   double *ret_loadings)
 {
 	double *mu, *sd, *factor, mean_loading = 0;
 	size_t n_valid = 0;

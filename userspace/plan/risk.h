@@ -52,8 +52,8 @@ double risk_normal_quantile(double p);
  * implied by that upper bound and its level. loading is set to 0. -EINVAL
  * without a usable forecast step.
  */
-int risk_dist_from_forecast(const struct forecast_point *fc, uint32_t horizon,
-			    uint32_t lead_steps, struct risk_dist *ret);
+int risk_dist_from_forecast(const struct forecast_point *fc, uint32_t horizon, uint32_t lead_steps,
+			    struct risk_dist *ret);
 
 /*
  * One-factor loadings from histories: series[i] holds n_steps values of VM i
@@ -62,8 +62,8 @@ int risk_dist_from_forecast(const struct forecast_point *fc, uint32_t horizon,
  * shrink in [0, 1]. A constant series gets loading 0. -EINVAL for n_vms == 0
  * or n_steps < 2.
  */
-int risk_loadings_estimate(const double *const *series, size_t n_vms, size_t n_steps,
-			   double shrink, double *ret_loadings);
+int risk_loadings_estimate(const double *const *series, size_t n_vms, size_t n_steps, double shrink,
+			   double *ret_loadings);
 
 void risk_acc_add(struct risk_acc *acc, const struct risk_dist *d);
 void risk_acc_remove(struct risk_acc *acc, const struct risk_dist *d);
