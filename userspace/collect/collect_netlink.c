@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "collect_netlink.h"
+#include "netlink-errno.h"
 
 struct collect_nl {
 	struct nl_sock *sk;
@@ -23,34 +24,6 @@ struct collect_nl {
 	size_t n_links;
 	size_t cap_links;
 };
-
-int collect_nl_errno(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case 0:
-		return 0;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NOACCESS:
-		return -EACCES;
-	case NLE_OBJ_NOTFOUND:
-	case NLE_NODEV:
-		return -ENOENT;
-	case NLE_AGAIN:
-		return -EAGAIN;
-	case NLE_INTR:
-		return -EINTR;
-	case NLE_OPNOTSUPP:
-	case NLE_PROTO_MISMATCH:
-		return -EOPNOTSUPP;
-	case NLE_INVAL:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
-}
 
 void collect_nl_close(struct collect_nl *nl)
 {
@@ -79,11 +52,11 @@ int collect_nl_open(struct collect_nl **ret)
 		return -ENOMEM;
 	r = nl_connect(nl->sk, NETLINK_ROUTE);
 	if (r < 0)
-		return collect_nl_errno(r);
+		return netlink_errno_from_nle(r);
 	/* Allocating the cache dumps it once, which also proves we may. */
 	r = rtnl_link_alloc_cache(nl->sk, AF_UNSPEC, &nl->cache);
 	if (r < 0)
-		return collect_nl_errno(r);
+		return netlink_errno_from_nle(r);
 	*ret = TAKE_PTR(nl);
 	return 0;
 }
@@ -103,7 +76,7 @@ int collect_nl_refresh(struct collect_nl *nl)
 	r = nl_cache_refill(nl->sk, nl->cache);
 	if (r < 0) {
 		nl->n_links = 0;
-		return collect_nl_errno(r);
+		return netlink_errno_from_nle(r);
 	}
 	for (obj = nl_cache_get_first(nl->cache); obj; obj = nl_cache_get_next(obj)) {
 		struct rtnl_link *link = (struct rtnl_link *)obj;

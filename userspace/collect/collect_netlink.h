@@ -29,7 +29,5 @@ int collect_nl_refresh(struct collect_nl *nl);
 /* -ENOENT when the snapshot has no link of that name. */
 int collect_nl_lookup(const struct collect_nl *nl, const char *name,
 		      const struct collect_nl_link **ret);
-/* libnl's NLE_* (positive or negative) as -errno. */
-int collect_nl_errno(int nle);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "netlink-errno.h"
 #include "tc.h"
 
 #define HTB_QUANTUM_MIN 1514U	/* one full Ethernet frame */
@@ -31,45 +32,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_qdisc *, rtnl_qdisc_put)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_class *, rtnl_class_put)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache *, nl_cache_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_cls *, rtnl_cls_put)
-
-int enforce_tc_nlerr(int nle)
-{
-	switch (nle < 0 ? -nle : nle) {
-	case NLE_SUCCESS:
-		return 0;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_INVAL:
-	case NLE_MISSING_ATTR:
-		return -EINVAL;
-	case NLE_RANGE:
-		return -ERANGE;
-	case NLE_OPNOTSUPP:
-		return -EOPNOTSUPP;
-	case NLE_OBJ_NOTFOUND:
-		return -ENOENT;
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_BUSY:
-		return -EBUSY;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NOACCESS:
-		return -EACCES;
-	case NLE_AGAIN:
-		return -EAGAIN;
-	case NLE_INTR:
-		return -EINTR;
-	case NLE_AF_NOSUPPORT:
-		return -EAFNOSUPPORT;
-	case NLE_MSGSIZE:
-		return -EMSGSIZE;
-	default:
-		return -EIO;
-	}
-}
 
 int enforce_tc_socket_open(struct nl_sock **ret)
 {
@@ -81,7 +43,7 @@ int enforce_tc_socket_open(struct nl_sock **ret)
 	r = nl_connect(sk, NETLINK_ROUTE);
 	if (r < 0) {
 		nl_socket_free(sk);
-		return enforce_tc_nlerr(r);
+		return netlink_errno_from_nle(r);
 	}
 	*ret = sk;
 	return 0;
@@ -120,7 +82,7 @@ static int tc_root_get(struct nl_sock *sk, int ifindex, uint32_t *ret_handle, bo
 
 	r = rtnl_qdisc_alloc_cache(sk, &cache);
 	if (r < 0)
-		return enforce_tc_nlerr(r);
+		return netlink_errno_from_nle(r);
 	q = rtnl_qdisc_get_by_parent(cache, ifindex, TC_H_ROOT);
 	if (!q)
 		return -ENOENT;
@@ -140,7 +102,7 @@ static int tc_root_delete(struct nl_sock *sk, int ifindex, uint32_t handle)
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
 	rtnl_tc_set_handle(TC_CAST(q), handle);
-	return enforce_tc_nlerr(rtnl_qdisc_delete(sk, q));
+	return netlink_errno_from_nle(rtnl_qdisc_delete(sk, q));
 }
 
 static uint32_t htb_quantum(uint64_t rate_bytes)
@@ -190,7 +152,7 @@ static int class_put(struct nl_sock *sk, int ifindex, uint32_t parent, uint32_t 
 		r = rtnl_htb_set_quantum(c, htb_quantum(rate));
 	if (r >= 0)
 		r = rtnl_class_add(sk, c, NLM_F_CREATE | NLM_F_REPLACE);
-	return enforce_tc_nlerr(r);
+	return netlink_errno_from_nle(r);
 }
 
 int enforce_tc_setup(struct nl_sock *sk, const char *ifname, uint64_t link_bits_per_sec,
@@ -241,8 +203,9 @@ int enforce_tc_setup(struct nl_sock *sk, const char *ifname, uint64_t link_bits_
 	if (r >= 0)
 		r = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_REPLACE);
 	if (r < 0)
-		return log_debug_errno(enforce_tc_nlerr(r), "enforce: %s: cannot add htb root: %s",
-				       ifname, nl_geterror(r));
+		return log_debug_errno(netlink_errno_from_nle(r),
+				       "enforce: %s: cannot add htb root: %s", ifname,
+				       nl_geterror(r));
 link_class:
 	return class_put(sk, ifindex, ours, ENFORCE_TC_LINK_MINOR, link_bits_per_sec,
 			 link_bits_per_sec);
@@ -261,7 +224,7 @@ int enforce_tc_class_get(struct nl_sock *sk, const char *ifname, uint32_t minor,
 		return r;
 	r = rtnl_class_alloc_cache(sk, ifindex, &cache);
 	if (r < 0)
-		return enforce_tc_nlerr(r);
+		return netlink_errno_from_nle(r);
 	c = rtnl_class_get(cache, ifindex, TC_HANDLE(ENFORCE_TC_MAJOR, minor));
 	if (!c)
 		return -ENOENT;
@@ -269,7 +232,7 @@ int enforce_tc_class_get(struct nl_sock *sk, const char *ifname, uint32_t minor,
 	if (r >= 0)
 		r = rtnl_htb_get_ceil64(c, &ceil);
 	if (r < 0)
-		return enforce_tc_nlerr(r);
+		return netlink_errno_from_nle(r);
 	*ret_rate_bits_per_sec = rate * 8;
 	*ret_ceil_bits_per_sec = ceil * 8;
 	return 0;
@@ -349,7 +312,7 @@ int enforce_tc_filter_remove(struct nl_sock *sk, const char *ifname, uint32_t mi
 	f = filter_new(ifindex, minor);
 	if (!f)
 		return -ENOMEM;
-	r = enforce_tc_nlerr(rtnl_cls_delete(sk, f, 0));
+	r = netlink_errno_from_nle(rtnl_cls_delete(sk, f, 0));
 	/* No such filter, or no qdisc of ours at all: nothing to remove. */
 	if (r == -ENOENT || r == -EINVAL)
 		return 0;
@@ -399,7 +362,7 @@ int enforce_tc_filter_set(struct nl_sock *sk, const char *ifname, uint32_t minor
 	if (r >= 0)
 		r = rtnl_cls_add(sk, f, NLM_F_CREATE | NLM_F_EXCL);
 	if (r < 0)
-		return log_debug_errno(enforce_tc_nlerr(r),
+		return log_debug_errno(netlink_errno_from_nle(r),
 				       "enforce: %s: cannot add filter for %x:%x: %s", ifname,
 				       ENFORCE_TC_MAJOR, minor, nl_geterror(r));
 	return 0;
@@ -425,7 +388,7 @@ int enforce_tc_class_remove(struct nl_sock *sk, const char *ifname, uint32_t min
 	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
 	rtnl_tc_set_handle(TC_CAST(c), TC_HANDLE(ENFORCE_TC_MAJOR, minor));
 	rtnl_tc_set_parent(TC_CAST(c), TC_HANDLE(ENFORCE_TC_MAJOR, ENFORCE_TC_LINK_MINOR));
-	r = enforce_tc_nlerr(rtnl_class_delete(sk, c));
+	r = netlink_errno_from_nle(rtnl_class_delete(sk, c));
 	/* Gone already, or the whole hierarchy is gone: both mean removed. */
 	if (r == -ENOENT || r == -EINVAL)
 		return 0;

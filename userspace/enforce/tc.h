@@ -27,9 +27,6 @@
 
 struct nl_sock;
 
-/* Converts a libnl NLE_* code (positive or negative) to -errno. */
-int enforce_tc_nlerr(int nle);
-
 /* A connected NETLINK_ROUTE socket in the caller's network namespace. */
 int enforce_tc_socket_open(struct nl_sock **ret);
 void enforce_tc_socket_close(struct nl_sock *sk);
