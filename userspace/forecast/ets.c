@@ -16,7 +16,6 @@
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "model.h"
 #include "optim.h"
@@ -282,11 +281,8 @@ static int ets_fit_core(struct ets_core *c, double *season, uint32_t kind, uint3
 	for (size_t i = 1; i < n; i++)
 		mad += fabs(y[i] - y[i - 1]);
 	mad = n > 1 ? mad / (double)(n - 1) : 0;
-	{
-		const char *k = getenv("ETS_HUBER_K");
-
-		ctx.huber = (k ? atof(k) : 1.0) * mad;
-	}
+	/* Half the mean change: close to absolute loss, still smooth near zero. */
+	ctx.huber = 0.5 * mad;
 	size_t dim = 0;
 	double best = HUGE_VAL;
 
@@ -308,7 +304,7 @@ static int ets_fit_core(struct ets_core *c, double *season, uint32_t kind, uint3
 
 	lo[dim] = 0.001, hi[dim] = 1.0, dim++; /* alpha */
 	if (kind & ETS_TREND) {
-		lo[dim] = 0, hi[dim] = 0.5, dim++;     /* beta / alpha */
+		lo[dim] = 0, hi[dim] = 0.5, dim++;    /* beta / alpha */
 		lo[dim] = 0.8, hi[dim] = 0.98, dim++; /* phi */
 	}
 	if (ets_m(c))

@@ -44,9 +44,11 @@ struct forecast_config {
 	uint32_t refit_every;	   /* observations between refits; 0 = never */
 	uint32_t n_levels;	   /* interval levels, default 2: 0.80 and 0.95 */
 	double levels[FORECAST_MAX_LEVELS];
-	double lower_bound;   /* clip forecasts and intervals, e.g. 0 */
-	double upper_bound;   /* e.g. 100 for percent; INFINITY for none */
-	uint32_t auto_models; /* AUTO's candidates, bits 1u << model; 0 = all built */
+	double lower_bound;	   /* clip forecasts and intervals, e.g. 0 */
+	double upper_bound;	   /* e.g. 100 for percent; INFINITY for none */
+	uint32_t auto_models;	   /* AUTO's candidates, bits 1u << model; 0 = all built */
+	bool calibrate_candidates; /* AUTO: calibrated intervals for every candidate too
+				    * (forecast_predict_model); costs memory */
 };
 
 struct forecast_interval {

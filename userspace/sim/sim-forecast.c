@@ -28,12 +28,12 @@
 #include "forecast.h"
 #include "sim.h"
 
-#define DAY_STEPS    288
-#define FIT_STEPS    (3 * DAY_STEPS)
-#define EVAL_DAYS    8
-#define N_HORIZONS   2
-#define N_ENTRIES    (FORECAST_NR_MODELS + 1) /* every model, then auto */
-#define AUTO_ENTRY   FORECAST_NR_MODELS
+#define DAY_STEPS  288
+#define FIT_STEPS  (3 * DAY_STEPS)
+#define EVAL_DAYS  8
+#define N_HORIZONS 2
+#define N_ENTRIES  (FORECAST_NR_MODELS + 1) /* every model, then auto */
+#define AUTO_ENTRY FORECAST_NR_MODELS
 
 static const uint32_t horizons[N_HORIZONS] = { 1, 12 };
 
@@ -48,6 +48,7 @@ struct file_result {
 	struct acc acc[N_ENTRIES][N_HORIZONS];
 	double scale; /* MASE denominator; 0 = left out of MASE */
 	double mean_level;
+	bool active;
 };
 
 /* Summary over files: per entry and horizon, the per-file metrics. */
@@ -142,8 +143,53 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+/* One file's figures into a summary (the per-file metrics and pooled coverage). */
+static int summary_add(struct summary *sum, const struct file_result *res, const uint64_t *chosen)
+{
+	for (int m = 0; m < FORECAST_NR_MODELS; m++)
+		sum->chosen[m] += chosen[m];
+	if (sum->files == sum->cap) {
+		size_t cap = sum->cap ? sum->cap * 2 : 64;
+
+		for (int e = 0; e < N_ENTRIES; e++)
+			for (int k = 0; k < N_HORIZONS; k++) {
+				double *a = realloc(sum->mase[e][k], cap * sizeof(double));
+				double *b = realloc(sum->smape[e][k], cap * sizeof(double));
+
+				if (a)
+					sum->mase[e][k] = a;
+				if (b)
+					sum->smape[e][k] = b;
+				if (!a || !b)
+					return -ENOMEM;
+			}
+		sum->cap = cap;
+	}
+	for (int e = 0; e < N_ENTRIES; e++) {
+		if (!res->present[e])
+			continue;
+		sum->present[e] = true;
+		for (int k = 0; k < N_HORIZONS; k++) {
+			const struct acc *a = &res->acc[e][k];
+
+			if (!a->n)
+				continue;
+			sum->smape[e][k][sum->n_smape[e][k]++] = a->smape_sum / a->n;
+			if (res->scale > 0)
+				sum->mase[e][k][sum->n_mase[e][k]++] =
+					a->ae_sum / a->n / res->scale;
+			sum->cov80[e][k] += a->cov80;
+			sum->cov95[e][k] += a->cov95;
+			sum->cov_n[e][k] += a->n;
+		}
+	}
+	sum->files++;
+	return 0;
+}
+
 static int evaluate_file(const char *path, enum sim_source src, enum sim_resource res,
-			 uint32_t models, bool json, struct summary *sum)
+			 uint32_t models, size_t skip_days, bool json, struct file_result *ret,
+			 uint64_t ret_chosen[FORECAST_NR_MODELS])
 {
 	_cleanup_free_ double *y = NULL, *fit_us = NULL;
 	struct forecaster *f = NULL;
@@ -159,6 +205,15 @@ static int evaluate_file(const char *path, enum sim_source src, enum sim_resourc
 	rr = sim_trace_read(path, src, res, &y, &n);
 	if (rr < 0)
 		return rr;
+	/* Later days of a long trace: the same protocol on data never tuned on. */
+	if (skip_days) {
+		size_t skip = skip_days * DAY_STEPS;
+
+		if (n <= skip + 4 * DAY_STEPS)
+			return -ENODATA;
+		memmove(y, y + skip, (n - skip) * sizeof(double));
+		n -= skip;
+	}
 	if (n > EVAL_DAYS * DAY_STEPS)
 		n = EVAL_DAYS * DAY_STEPS;
 	if (n >= 4 * DAY_STEPS) {
@@ -202,6 +257,7 @@ static int evaluate_file(const char *path, enum sim_source src, enum sim_resourc
 	cfg.history_max = FIT_STEPS;
 	cfg.refit_every = 0; /* parameters fixed through the day */
 	cfg.auto_models = models;
+	cfg.calibrate_candidates = true; /* per-model intervals for the report */
 	cfg.lower_bound = 0;
 	cfg.upper_bound = res == SIM_RESOURCE_CPU ? 100 : INFINITY;
 	rr = forecast_new(&cfg, &f);
@@ -221,7 +277,8 @@ static int evaluate_file(const char *path, enum sim_source src, enum sim_resourc
 		fit_us[n_fits++] = now_usec() - t0;
 		if (rr < 0)
 			continue;
-		/* Origin o: the last observation is y[o]; the first origin closes the fit window. */
+		/* Origin o: the last observation is y[o]; the first origin closes the fit window.
+		 */
 		for (size_t o = start - 1; o + 1 < start + seg_len[s]; o++) {
 			if (o >= start) {
 				double t1 = now_usec();
@@ -231,8 +288,8 @@ static int evaluate_file(const char *path, enum sim_source src, enum sim_resourc
 				n_updates++;
 			}
 			for (int e = 0; e < N_ENTRIES; e++) {
-				enum forecast_model m = e == AUTO_ENTRY ? FORECAST_AUTO
-									: (enum forecast_model)e;
+				enum forecast_model m =
+					e == AUTO_ENTRY ? FORECAST_AUTO : (enum forecast_model)e;
 
 				if (m == FORECAST_AUTO && e != AUTO_ENTRY)
 					continue;
@@ -259,7 +316,6 @@ static int evaluate_file(const char *path, enum sim_source src, enum sim_resourc
 			best = m;
 		if (chosen12[m] > chosen12[best12])
 			best12 = m;
-		sum->chosen[m] += chosen[m];
 	}
 	double fit_med = median(fit_us, n_fits);
 
@@ -290,42 +346,10 @@ static int evaluate_file(const char *path, enum sim_source src, enum sim_resourc
 		fflush(stdout);
 	}
 
-	/* Into the summary. */
-	if (sum->files == sum->cap) {
-		size_t cap = sum->cap ? sum->cap * 2 : 64;
-
-		for (int e = 0; e < N_ENTRIES; e++)
-			for (int k = 0; k < N_HORIZONS; k++) {
-				double *a = realloc(sum->mase[e][k], cap * sizeof(double));
-				double *b = realloc(sum->smape[e][k], cap * sizeof(double));
-
-				if (a)
-					sum->mase[e][k] = a;
-				if (b)
-					sum->smape[e][k] = b;
-				if (!a || !b)
-					return -ENOMEM;
-			}
-		sum->cap = cap;
-	}
-	for (int e = 0; e < N_ENTRIES; e++) {
-		if (!r.present[e])
-			continue;
-		sum->present[e] = true;
-		for (int k = 0; k < N_HORIZONS; k++) {
-			const struct acc *a = &r.acc[e][k];
-
-			if (!a->n)
-				continue;
-			sum->smape[e][k][sum->n_smape[e][k]++] = a->smape_sum / a->n;
-			if (r.scale > 0)
-				sum->mase[e][k][sum->n_mase[e][k]++] = a->ae_sum / a->n / r.scale;
-			sum->cov80[e][k] += a->cov80;
-			sum->cov95[e][k] += a->cov95;
-			sum->cov_n[e][k] += a->n;
-		}
-	}
-	sum->files++;
+	/* The active series (mean level >= 1) are also summarised apart, as REFERENCE.md does. */
+	r.active = r.mean_level >= 1;
+	*ret = r;
+	memcpy(ret_chosen, chosen, sizeof(chosen));
 	return 0;
 }
 
@@ -340,8 +364,8 @@ static double mean_of(const double *v, size_t n)
 
 static void summary_print(struct summary *sum)
 {
-	printf("%-16s %3s %10s %10s %9s %9s %7s %7s %5s\n", "model", "h", "sMAPE_mean",
-	       "sMAPE_med", "MASE_mean", "MASE_med", "cov80", "cov95", "n");
+	printf("%-16s %3s %10s %10s %9s %9s %7s %7s %5s\n", "model", "h", "sMAPE_mean", "sMAPE_med",
+	       "MASE_mean", "MASE_med", "cov80", "cov95", "n");
 	for (int e = 0; e < N_ENTRIES; e++) {
 		if (!sum->present[e])
 			continue;
@@ -349,11 +373,14 @@ static void summary_print(struct summary *sum)
 			size_t nm = sum->n_mase[e][k], ns = sum->n_smape[e][k];
 
 			printf("%-16s %3u %10.2f %10.2f %9.3f %9.3f %7.3f %7.3f %5zu\n",
-			       e == AUTO_ENTRY ? "auto" : forecast_model_to_string((enum forecast_model)e),
-			       horizons[k], mean_of(sum->smape[e][k], ns), median(sum->smape[e][k], ns),
-			       mean_of(sum->mase[e][k], nm), median(sum->mase[e][k], nm),
+			       e == AUTO_ENTRY ? "auto"
+					       : forecast_model_to_string((enum forecast_model)e),
+			       horizons[k], mean_of(sum->smape[e][k], ns),
+			       median(sum->smape[e][k], ns), mean_of(sum->mase[e][k], nm),
+			       median(sum->mase[e][k], nm),
 			       sum->cov_n[e][k] ? (double)sum->cov80[e][k] / sum->cov_n[e][k] : NAN,
-			       sum->cov_n[e][k] ? (double)sum->cov95[e][k] / sum->cov_n[e][k] : NAN, nm);
+			       sum->cov_n[e][k] ? (double)sum->cov95[e][k] / sum->cov_n[e][k] : NAN,
+			       nm);
 		}
 	}
 	printf("auto h1 choices:");
@@ -367,11 +394,13 @@ static void summary_print(struct summary *sum)
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: prescient-sim forecast --source azure|bitbrains|planetlab\n"
-		     "                              [--resource cpu|mem|disk-read|disk-write|net-rx|net-tx]\n"
+		     "                              [--resource "
+		     "cpu|mem|disk-read|disk-write|net-rx|net-tx]\n"
 		     "                              [--models m1,m2,...] [--summary] FILE...\n"
 		     "Rolling-origin evaluation (see README): one JSON object per file per line;\n"
 		     "--summary prints a table per model and horizon over all files instead;\n"
-		     "--models limits the automatic choice to these candidates.\n");
+		     "--models limits the automatic choice to these candidates; --skip-days N\n"
+		     "starts the protocol N days into each trace.\n");
 }
 
 int sim_forecast_main(int argc, char **argv)
@@ -381,18 +410,20 @@ int sim_forecast_main(int argc, char **argv)
 		{ "resource", required_argument, NULL, 'r' },
 		{ "summary", no_argument, NULL, 'S' },
 		{ "models", required_argument, NULL, 'm' },
+		{ "skip-days", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	enum sim_source src = SIM_NR_SOURCES;
 	enum sim_resource res = SIM_RESOURCE_CPU;
 	bool summary = false;
-	struct summary sum = {};
+	struct summary sum = {}, sum_active = {};
 	uint32_t models = 0;
+	size_t skip_days = 0;
 	int c, ret = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:r:Sh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:r:Sm:d:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			if (sim_source_from_string(optarg, &src) < 0) {
@@ -409,13 +440,17 @@ int sim_forecast_main(int argc, char **argv)
 		case 'S':
 			summary = true;
 			break;
+		case 'd':
+			skip_days = strtoul(optarg, NULL, 10);
+			break;
 		case 'm': {
 			_cleanup_free_ char *list = strdup(optarg);
 			char *save = NULL;
 
 			if (!list)
 				return 1;
-			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			for (char *t = strtok_r(list, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
 				enum forecast_model m;
 
 				if (forecast_model_from_string(t, &m) < 0 || m == FORECAST_AUTO) {
@@ -443,19 +478,33 @@ int sim_forecast_main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = optind; i < argc; i++) {
-		int r = evaluate_file(argv[i], src, res, models, !summary, &sum);
+		static struct file_result fr;
+		uint64_t chosen[FORECAST_NR_MODELS];
+		int r = evaluate_file(argv[i], src, res, models, skip_days, !summary, &fr, chosen);
 
+		if (r >= 0)
+			r = summary_add(&sum, &fr, chosen);
+		if (r >= 0 && fr.active)
+			r = summary_add(&sum_active, &fr, chosen);
 		if (r < 0) {
 			fprintf(stderr, "prescient-sim: %s: %s, skipping\n", argv[i], strerror(-r));
 			ret = 1;
 		}
 	}
-	if (summary)
+	if (summary) {
 		summary_print(&sum);
+		if (sum_active.files && sum_active.files < sum.files) {
+			printf("\nactive series only (mean level >= 1): %zu of %zu\n",
+			       sum_active.files, sum.files);
+			summary_print(&sum_active);
+		}
+	}
 	for (int e = 0; e < N_ENTRIES; e++)
 		for (int k = 0; k < N_HORIZONS; k++) {
 			free(sum.mase[e][k]);
 			free(sum.smape[e][k]);
+			free(sum_active.mase[e][k]);
+			free(sum_active.smape[e][k]);
 		}
 	return ret;
 }

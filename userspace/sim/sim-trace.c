@@ -25,9 +25,12 @@ static const char *const source_names[SIM_NR_SOURCES] = {
 };
 
 static const char *const resource_names[SIM_NR_RESOURCES] = {
-	[SIM_RESOURCE_CPU] = "cpu",	      [SIM_RESOURCE_MEM] = "mem",
-	[SIM_RESOURCE_DISK_READ] = "disk-read", [SIM_RESOURCE_DISK_WRITE] = "disk-write",
-	[SIM_RESOURCE_NET_RX] = "net-rx",	      [SIM_RESOURCE_NET_TX] = "net-tx",
+	[SIM_RESOURCE_CPU] = "cpu",
+	[SIM_RESOURCE_MEM] = "mem",
+	[SIM_RESOURCE_DISK_READ] = "disk-read",
+	[SIM_RESOURCE_DISK_WRITE] = "disk-write",
+	[SIM_RESOURCE_NET_RX] = "net-rx",
+	[SIM_RESOURCE_NET_TX] = "net-tx",
 };
 
 int sim_source_from_string(const char *s, enum sim_source *ret)
@@ -145,9 +148,12 @@ static int read_azure(FILE *fp, enum sim_resource res, struct series_buf *s)
 static int read_bitbrains(FILE *fp, enum sim_resource res, struct series_buf *s)
 {
 	static const char *const cols[SIM_NR_RESOURCES] = {
-		[SIM_RESOURCE_CPU] = "cpu_usage_pct",	      [SIM_RESOURCE_MEM] = "mem_usage_kb",
-		[SIM_RESOURCE_DISK_READ] = "disk_read_kbps",  [SIM_RESOURCE_DISK_WRITE] = "disk_write_kbps",
-		[SIM_RESOURCE_NET_RX] = "net_rx_kbps",	      [SIM_RESOURCE_NET_TX] = "net_tx_kbps",
+		[SIM_RESOURCE_CPU] = "cpu_usage_pct",
+		[SIM_RESOURCE_MEM] = "mem_usage_kb",
+		[SIM_RESOURCE_DISK_READ] = "disk_read_kbps",
+		[SIM_RESOURCE_DISK_WRITE] = "disk_write_kbps",
+		[SIM_RESOURCE_NET_RX] = "net_rx_kbps",
+		[SIM_RESOURCE_NET_TX] = "net_tx_kbps",
 	};
 	char line[SIM_LINE_MAX];
 	char *fields[16];
@@ -175,7 +181,7 @@ static int read_bitbrains(FILE *fp, enum sim_resource res, struct series_buf *s)
 
 		n = csv_split(line, fields, 16);
 		if (n <= col || n <= tcol || parse_num(fields[tcol], &t) < 0 ||
-		    parse_num(fields[col], &v) < 0 || !isfinite(v))
+		    parse_num(fields[col], &v) < 0 || !isfinite(v) || !isfinite(t))
 			continue;
 		if (isnan(start))
 			start = floor(t / 86400) * 86400;

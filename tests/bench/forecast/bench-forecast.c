@@ -17,9 +17,9 @@
 #include "forecast.h"
 #include "model.h"
 
-#define DAY	 288
-#define FIT_N	 (3 * DAY)
-#define UPDATES	 20000
+#define DAY	288
+#define FIT_N	(3 * DAY)
+#define UPDATES 20000
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -62,8 +62,8 @@ int main(int argc, char **argv)
 {
 	static double y[FIT_N], more[UPDATES];
 	static const enum forecast_model models[] = {
-		FORECAST_NAIVE, FORECAST_SEASONAL_NAIVE, FORECAST_SES,	 FORECAST_HOLT,
-		FORECAST_HW_ADD, FORECAST_HW_MUL,	  FORECAST_ARIMA, FORECAST_LSTM,
+		FORECAST_NAIVE,	   FORECAST_SEASONAL_NAIVE, FORECAST_SES,   FORECAST_HOLT,
+		FORECAST_HW_ADD,   FORECAST_HW_MUL,	    FORECAST_ARIMA, FORECAST_LSTM,
 		FORECAST_ENSEMBLE, FORECAST_AUTO,
 	};
 
@@ -127,8 +127,10 @@ int main(int argc, char **argv)
 
 		printf("BENCH forecast_fit_us.%s %.0f us\n", name, fit_us[reps / 2]);
 		if (ops) {
-			printf("BENCH forecast_model_fit_us.%s %.0f us\n", name, model_us[reps / 2]);
-			printf("BENCH forecast_model_state_bytes.%s %zu B\n", name, ops->state_size);
+			printf("BENCH forecast_model_fit_us.%s %.0f us\n", name,
+			       model_us[reps / 2]);
+			printf("BENCH forecast_model_state_bytes.%s %zu B\n", name,
+			       ops->state_size);
 		}
 		printf("BENCH forecast_update_us.%s %.3f us\n", name, upd);
 		printf("BENCH forecast_state_bytes.%s %zu B\n", name, forecast_state_bytes(f));

@@ -45,7 +45,7 @@ static struct state_snapshot *make_snapshot(uint64_t gen, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(s->vms[i].id.name, sizeof(s->vms[i].id.name), "vm%zu", i);
 		snprintf(s->vms[i].id.uuid, sizeof(s->vms[i].id.uuid),
-			 "00000000-0000-0000-0000-%012zu", i);
+			 "00000000-0000-0000-0000-%012u", (unsigned)i);
 		s->vms[i].cpu.n_raises = gen; /* the generation state_publish will give it */
 	}
 	return s;
