@@ -3,10 +3,13 @@
 """One CSV row of test-daemon-cpu.sh's trace from prescientctl's JSON.
 
 Arguments: phase, seconds, libvirt quota, libvirt period, cgroup quota,
-cgroup period, `prescientctl --json vm` output, `prescientctl --json status`.
+cgroup period, `prescientctl --json vm` output, `prescientctl --json status`,
+and a file to which the VM's JSON is appended as one line (the samples and
+forecasts the check replays).
 """
 import json
 import sys
+import time
 
 
 def load(text):
@@ -18,8 +21,11 @@ def load(text):
     return obj.get("data", obj) if isinstance(obj, dict) else {}
 
 
-phase, t, lq, lp, cq, cp, vm, st = sys.argv[1:9]
+phase, t, lq, lp, cq, cp, vm, st, jsonl = sys.argv[1:10]
 vm, st = load(vm), load(st)
+if vm:
+    with open(jsonl, "a") as f:
+        f.write(json.dumps({"phase": phase, "poll_wall": time.time(), "vm": vm}) + "\n")
 samples = vm.get("samples") or []
 used = samples[-1].get("cpu_cores") if samples else None
 steal = samples[-1].get("cpu_steal_cores") if samples else None
