@@ -92,6 +92,28 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* The directory entry must reach the disk too, or a crash can lose the rename. */
+static int fsync_parent(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_close_ int fd = -1;
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
 int util_file_write_atomic(const char *path, const void *data, size_t len)
 {
 	_cleanup_free_ char *tmp = NULL;
@@ -100,7 +122,7 @@ int util_file_write_atomic(const char *path, const void *data, size_t len)
 
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, data, len);
@@ -108,9 +130,11 @@ int util_file_write_atomic(const char *path, const void *data, size_t len)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
-	if (r < 0)
+	if (r < 0) {
 		unlink(tmp);
-	return r;
+		return r;
+	}
+	return fsync_parent(path);
 }
 
 int util_file_write_string(const char *path, const char *s)

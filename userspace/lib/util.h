@@ -21,7 +21,8 @@ int util_file_read(const char *path, size_t max_bytes, char **ret_buf, size_t *r
 /* Same, for a path relative to dirfd (or AT_FDCWD). */
 int util_file_read_at(int dirfd, const char *path, size_t max_bytes, char **ret_buf,
 		      size_t *ret_len);
-/* Writes data to path through a temporary file, fsync and rename: all or nothing. */
+/* Writes data to path through a temporary file, fsync, rename and a fsync of
+ * the directory: after a crash the file is the old one or the new one. */
 int util_file_write_atomic(const char *path, const void *data, size_t len);
 /* Writes a short string to an existing file (cgroup, sysfs knobs). */
 int util_file_write_string(const char *path, const char *s);

@@ -26,6 +26,7 @@
 
 #include "cleanup.h"
 #include "lease_internal.h"
+#include "util.h"
 
 #define CKPT_MAGIC	"PRSCLDGR"
 #define CKPT_MAGIC_LEN	8
@@ -160,49 +161,9 @@ static void serialize_locked(const struct ledger *l, struct wbuf *b)
 	w_u32(b, crc32_ieee(b->data, b->len));
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* The directory entry must reach the disk too, or a crash can lose the rename. */
-static int fsync_parent(const char *path)
-{
-	_cleanup_free_ char *dir = strdup(path);
-	_cleanup_close_ int fd = -1;
-	char *slash;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
 int ledger_checkpoint_save(struct ledger *l, const char *path)
 {
 	struct wbuf b = { 0 };
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
 	int r;
 
 	if (!path)
@@ -215,28 +176,9 @@ int ledger_checkpoint_save(struct ledger *l, const char *path)
 		return b.err;
 	}
 
-	/* One writer at a time, so the temporary name can be fixed. */
+	/* One writer at a time: two saves must not interleave their renames. */
 	pthread_mutex_lock(&l->ckpt_lock);
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		r = -ENOMEM;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = write_all(fd, b.data, b.len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	else
-		r = fsync_parent(path);
-out:
+	r = util_file_write_atomic(path, b.data, b.len);
 	pthread_mutex_unlock(&l->ckpt_lock);
 	free(b.data);
 	return r;
