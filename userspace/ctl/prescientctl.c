@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * prescientctl: the command-line view of prescientd. It only talks to the
- * daemon's API socket (read-only commands), renders the reply as aligned
- * tables with units, or prints the daemon's "data" object as is with --json.
+ * daemon's API socket (read-only commands, and "push" of application metric
+ * values), renders the reply as aligned tables with units, or prints the
+ * daemon's "data" object as is with --json.
  * Exit codes: 0 ok, 1 error (daemon unreachable, daemon said no), 2 usage.
  */
 #include <errno.h>
@@ -38,7 +39,8 @@ static void help(FILE *f)
 		"Usage: %1$s [OPTIONS] COMMAND\n"
 		"\n"
 		"Shows what prescientd sees and decides on this host: every VM's recent\n"
-		"demand, its forecast with intervals, and the CPU it was given. Read-only.\n"
+		"demand, its forecast with intervals, and the CPU it was given; and pushes\n"
+		"application metrics (transactions/s, queue length, ...) for it to forecast.\n"
 		"\n"
 		"Commands:\n"
 		"  status           the daemon: version, uptime, libvirt connection, data\n"
@@ -49,9 +51,18 @@ static void help(FILE *f)
 		"  vm NAME|UUID     one VM in detail: identity (pid, vCPU threads, taps,\n"
 		"                   cgroup), CPU reservation and why, recent samples, and the\n"
 		"                   forecast per resource with 80%% and 95%% intervals and how\n"
-		"                   often past intervals really held the value (coverage)\n"
+		"                   often past intervals really held the value (coverage);\n"
+		"                   the forecast model in use ([vm NAME] model in the\n"
+		"                   configuration overrides [forecast] model for one VM),\n"
+		"                   and the VM's application metrics with their forecasts\n"
+		"  push VM NAME VALUE\n"
+		"                   one value of the application metric NAME (1-48 of\n"
+		"                   a-z 0-9 _ . -) of VM (name or UUID). Values are averaged\n"
+		"                   over each forecast step and forecast like a resource once\n"
+		"                   12 steps have values; at most 8 metrics per VM, a metric\n"
+		"                   without values for 100 steps is forgotten\n"
 		"\n"
-		"Options:\n"
+		"Options (before the command, so that a negative VALUE is not one):\n"
 		"  -s, --socket PATH    the daemon's socket; default: $PRESCIENT_SOCKET, else\n"
 		"                       [api] socket or [daemon] run_dir from the daemon's\n"
 		"                       configuration, else %2$s\n"
@@ -66,6 +77,8 @@ static void help(FILE *f)
 		"  %1$s status\n"
 		"  %1$s vms\n"
 		"  %1$s vm web1\n"
+		"  %1$s push web1 tps 1250\n"
+		"  %1$s --json vm web1 | jq .metrics.tps.forecast\n"
 		"  %1$s --json vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11 | jq .cpu_reservation\n"
 		"\n"
 		"Units: CPU in cores (1.00 = one core busy), memory in MiB, disk and network\n"
@@ -335,6 +348,8 @@ static void unit_of(const char *unit, double *scale, int *dec, const char **labe
 		*scale = MIB, *dec = 0, *label = "MiB";
 	} else if (!strcmp(unit, "bytes/s")) {
 		*scale = KIB, *dec = 1, *label = "KiB/s";
+	} else if (!strcmp(unit, "value")) {
+		*scale = 1, *dec = 2, *label = "value";
 	} else {
 		*scale = 1, *dec = 2, *label = "cores";
 	}
@@ -388,6 +403,25 @@ static void show_forecast(const char *name, struct json_object *f)
 	}
 	table_print(&t, "    ");
 	table_free(&t);
+}
+
+static void show_metrics(struct json_object *mts)
+{
+	char a[32], b[32];
+
+	printf("\nApplication metrics (pushed with '%s push')\n", program);
+	if (!mts || !json_object_is_type(mts, json_type_object) ||
+	    json_object_object_length(mts) == 0) {
+		printf("  none\n");
+		return;
+	}
+	json_object_object_foreach(mts, name, mt)
+	{
+		printf("  %s: last value %s, %s ago, %.0f values pushed\n", name,
+		       fmt(a, sizeof(a), jnum(mt, "last_value"), 1, 2),
+		       fmt_age(b, sizeof(b), jnum(mt, "last_push_age_sec")), jnum(mt, "pushes"));
+		show_forecast(name, jget(mt, "forecast"));
+	}
 }
 
 static int show_vm(struct json_object *d)
@@ -471,16 +505,32 @@ static int show_vm(struct json_object *d)
 		       fmt(sig[3], sizeof(sig[3]), jnum(s, "mem_reclaim_stall_ratio") * 100, 1, 1));
 	}
 
-	printf("\nForecasts\n");
+	printf("\nForecasts (model %s%s)\n", jstr(d, "model")[0] ? jstr(d, "model") : "-",
+	       jbool(d, "model_overridden") ? ", set for this VM" : "");
 	if (fc && json_object_is_type(fc, json_type_object)) {
 		json_object_object_foreach(fc, name, f) show_forecast(name, f);
 	}
+	show_metrics(jget(d, "metrics"));
 	return 0;
 }
 
 #undef F
 
 /* ---- main ------------------------------------------------------------------ */
+
+/* The daemon checks too; this only saves a round trip with a clearer message. */
+static bool metric_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 48)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
 
 static int request_error(int r, const char *path, uint64_t timeout_usec)
 {
@@ -543,7 +593,8 @@ int main(int argc, char **argv)
 	bool json = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:c:jt:h", options, NULL)) >= 0) {
+	/* "+": options end at the command, so "push vm temp -3" works. */
+	while ((c = getopt_long(argc, argv, "+s:c:jt:h", options, NULL)) >= 0) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -573,7 +624,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return usage_error("no command given: status, vms or vm NAME|UUID");
+		return usage_error(
+			"no command given: status, vms, vm NAME|UUID or push VM NAME VALUE");
 	if (!path || !path[0])
 		path = getenv("PRESCIENT_SOCKET");
 	if (!path || !path[0]) {
@@ -598,11 +650,32 @@ int main(int argc, char **argv)
 					   argv[optind + 1]);
 		json_object_object_add(req, "cmd", json_object_new_string("vm"));
 		json_object_object_add(req, "vm", json_object_new_string(argv[optind]));
+	} else if (!strcmp(cmd, "push")) {
+		double value;
+
+		if (argc - optind != 3)
+			return usage_error("'push' takes a VM, a metric name and a value, e.g. '%s "
+					   "push web1 tps 1250'",
+					   program);
+		if (!metric_name_ok(argv[optind + 1]))
+			return usage_error("invalid metric name '%s': 1 to 48 characters of a-z, "
+					   "0-9, '_', '.' and '-'",
+					   argv[optind + 1]);
+		if (util_parse_double(argv[optind + 2], &value) < 0 || !isfinite(value))
+			return usage_error("invalid value '%s': a finite number, e.g. 12.5",
+					   argv[optind + 2]);
+		json_object_object_add(req, "cmd", json_object_new_string("metric"));
+		json_object_object_add(req, "vm", json_object_new_string(argv[optind]));
+		json_object_object_add(req, "name", json_object_new_string(argv[optind + 1]));
+		json_object_object_add(req, "value", json_object_new_double(value));
 	} else if (!strcmp(cmd, "help")) {
 		help(stdout);
 		return 0;
 	} else {
-		return usage_error("unknown command '%s': status, vms or vm NAME|UUID", cmd);
+		return usage_error(
+			"unknown command '%s': status, vms, vm NAME|UUID or push VM NAME "
+			"VALUE",
+			cmd);
 	}
 
 	r = client_request(path,
@@ -632,6 +705,8 @@ int main(int argc, char **argv)
 		r = show_status(data);
 	else if (!strcmp(cmd, "vms"))
 		r = show_vms(data);
+	else if (!strcmp(cmd, "push"))
+		r = 0; /* accepted: nothing to say */
 	else
 		r = show_vm(data);
 	if (fflush(stdout) != 0 || r < 0)

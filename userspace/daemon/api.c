@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -41,10 +42,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_tokener *, json_tokener_free);
 #define API_OUT_MAX_BYTES (16 * 1024 * 1024)
 
 static const char *const cmd_names[API_NR_CMDS] = {
-	[API_CMD_STATUS] = "status",
-	[API_CMD_VMS] = "vms",
-	[API_CMD_VM] = "vm",
-	[API_CMD_HOOK] = "hook",
+	[API_CMD_STATUS] = "status", [API_CMD_VMS] = "vms",	  [API_CMD_VM] = "vm",
+	[API_CMD_HOOK] = "hook",     [API_CMD_METRIC] = "metric",
 };
 
 static const char *const verdict_names[API_NR_HOOK_VERDICTS] = {
@@ -85,6 +84,7 @@ static const char *const cmd_keys[API_NR_CMDS][8] = {
 	[API_CMD_VMS] = { "cmd" },
 	[API_CMD_VM] = { "cmd", "vm", "samples" },
 	[API_CMD_HOOK] = { "cmd", "object", "op", "sub_op", "extra", "vm", "uuid" },
+	[API_CMD_METRIC] = { "cmd", "vm", "name", "value", "time_usec" },
 };
 
 static bool key_allowed(enum api_cmd c, const char *key)
@@ -229,6 +229,64 @@ static int parse_hook(struct json_object *obj, struct api_hook_event *ev, char *
 	return 0;
 }
 
+#define METRIC_EXAMPLE "e.g. {\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":12.5}"
+
+/* Only the request's own consistency: the VM and the clock are checked when handled. */
+static int parse_metric(struct json_object *obj, struct api_request *req, char *errbuf,
+			size_t errbuf_size)
+{
+	struct api_metric_push *p = &req->metric;
+	struct json_object *v;
+	int r;
+
+	r = get_string(obj, "vm", req->vm, sizeof(req->vm), errbuf, errbuf_size);
+	if (r == -ENOENT)
+		return fail(errbuf, errbuf_size,
+			    "\"metric\" needs \"vm\": the VM's name or UUID, " METRIC_EXAMPLE);
+	if (r < 0)
+		return r;
+	if (!text_ok(req->vm))
+		return fail(errbuf, errbuf_size, "\"vm\" must not contain control characters");
+	memcpy(p->vm, req->vm, sizeof(p->vm));
+
+	r = get_string(obj, "name", p->name, sizeof(p->name), errbuf, errbuf_size);
+	if (r == -ENOENT)
+		return fail(errbuf, errbuf_size,
+			    "\"metric\" needs \"name\": the metric's name, " METRIC_EXAMPLE);
+	if (r < 0 || !state_metric_name_valid(p->name))
+		return fail(errbuf, errbuf_size,
+			    "\"name\" must be 1 to %d characters of a-z, 0-9, '_', '.' and '-', "
+			    "e.g. \"tps\" or \"queue.length\"",
+			    STATE_METRIC_NAME_MAX - 1);
+
+	if (!json_object_object_get_ex(obj, "value", &v))
+		return fail(errbuf, errbuf_size,
+			    "\"metric\" needs \"value\": a number, " METRIC_EXAMPLE);
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return fail(errbuf, errbuf_size, "\"value\" must be a number, e.g. 12.5");
+	p->value = json_object_get_double(v);
+	if (!isfinite(p->value) || fabs(p->value) > API_METRIC_VALUE_MAX)
+		return fail(errbuf, errbuf_size,
+			    "\"value\" must be a finite number of magnitude at most %g",
+			    API_METRIC_VALUE_MAX);
+
+	if (json_object_object_get_ex(obj, "time_usec", &v)) {
+		int64_t t;
+
+		if (!json_object_is_type(v, json_type_int))
+			return fail(errbuf, errbuf_size,
+				    "\"time_usec\" must be an integer: microseconds since the "
+				    "epoch, when the value was measured");
+		t = json_object_get_int64(v);
+		if (t <= 0 || t == INT64_MAX)
+			return fail(errbuf, errbuf_size,
+				    "\"time_usec\" must be a positive integer: microseconds "
+				    "since the epoch, when the value was measured");
+		p->time_usec = (uint64_t)t;
+	}
+	return 0;
+}
+
 int api_request_parse(const char *line, size_t len, struct api_request *ret, char *errbuf,
 		      size_t errbuf_size)
 {
@@ -289,7 +347,8 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 	r = get_string(obj, "cmd", cmd, sizeof(cmd), errbuf, errbuf_size);
 	if (r == -ENOENT)
 		return fail(errbuf, errbuf_size,
-			    "missing \"cmd\": one of \"status\", \"vms\", \"vm\", \"hook\"");
+			    "missing \"cmd\": one of \"status\", \"vms\", \"vm\", \"hook\", "
+			    "\"metric\"");
 	if (r < 0)
 		return r;
 	for (req.cmd = 0; req.cmd < API_NR_CMDS; req.cmd++)
@@ -297,7 +356,8 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 			break;
 	if (req.cmd == API_NR_CMDS)
 		return fail(errbuf, errbuf_size,
-			    "unknown command \"%s\": one of \"status\", \"vms\", \"vm\", \"hook\"",
+			    "unknown command \"%s\": one of \"status\", \"vms\", \"vm\", \"hook\", "
+			    "\"metric\"",
 			    cmd);
 
 	json_object_object_foreach(obj, key, val)
@@ -337,6 +397,11 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 		break;
 	case API_CMD_HOOK:
 		r = parse_hook(obj, &req.hook, errbuf, errbuf_size);
+		if (r < 0)
+			return r;
+		break;
+	case API_CMD_METRIC:
+		r = parse_metric(obj, &req, errbuf, errbuf_size);
 		if (r < 0)
 			return r;
 		break;
@@ -465,6 +530,85 @@ static int handle_hook(const struct api_handlers *h, struct api_request *req, ch
 	return response_ok(data, ret);
 }
 
+/*
+ * Checks what the parser cannot (the VM exists, the metric fits, the clock)
+ * against the snapshot, then queues. Checked here rather than by the manager
+ * so that the client gets the reason; the manager checks the metric count
+ * again when it applies the queue (the snapshot may be one tick old).
+ */
+static int handle_metric(struct state *st, const struct api_handlers *h, struct api_request *req,
+			 char **ret)
+{
+	struct api_metric_push *p = &req->metric;
+	const struct state_snapshot *snap;
+	const struct state_vm *vm;
+	struct json_object *data;
+	char msg[API_ERROR_MAX];
+	bool known = false, full = false;
+	int r;
+
+	if (!h || !h->metric)
+		return response_error("this daemon does not take metric values", ret);
+	if (!st)
+		return response_error("the daemon has no state yet: retry in a few seconds", ret);
+	if (p->time_usec) {
+		uint64_t now = util_realtime_usec();
+
+		if (p->time_usec + API_METRIC_SKEW_USEC < now ||
+		    p->time_usec > now + API_METRIC_SKEW_USEC) {
+			snprintf(msg, sizeof(msg),
+				 "\"time_usec\" is more than %llu s away from the host's clock: "
+				 "push values as they are measured, or leave time_usec out",
+				 (unsigned long long)(API_METRIC_SKEW_USEC / USEC_PER_SEC));
+			return response_error(msg, ret);
+		}
+	}
+
+	snap = state_read_begin(st);
+	vm = snap ? state_snapshot_find_vm(snap, req->vm) : NULL;
+	if (vm) {
+		known = state_vm_find_metric(vm, p->name) != NULL;
+		full = !known && vm->n_metrics >= STATE_METRICS_MAX;
+		memcpy(p->uuid, vm->id.uuid, sizeof(p->uuid));
+	}
+	state_read_end();
+
+	if (!snap)
+		return response_error("the daemon is starting and has no snapshot yet: retry in "
+				      "a few seconds",
+				      ret);
+	if (!vm) {
+		snprintf(msg, sizeof(msg),
+			 "no VM named or with UUID \"%s\": list them with 'prescientctl vms'",
+			 req->vm);
+		return response_error(msg, ret);
+	}
+	if (full) {
+		snprintf(msg, sizeof(msg),
+			 "VM \"%s\" already has %d metrics: \"%s\" is refused; a metric is "
+			 "forgotten after 100 forecast steps without values",
+			 req->vm, STATE_METRICS_MAX, p->name);
+		return response_error(msg, ret);
+	}
+	p->received_usec = util_now_usec();
+	r = h->metric(p, h->userdata);
+	if (r == -ENOBUFS)
+		return response_error("the daemon's metric queue is full: push less often "
+				      "(values are averaged over each forecast step anyway)",
+				      ret);
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "the daemon refused the metric value: %s", strerror(-r));
+		return response_error(msg, ret);
+	}
+	data = json_object_new_object();
+	if (!data)
+		return -ENOMEM;
+	json_object_object_add(data, "accepted", json_object_new_boolean(true));
+	json_object_object_add(data, "uuid", json_object_new_string(p->uuid));
+	json_object_object_add(data, "new", json_object_new_boolean(!known));
+	return response_ok(data, ret);
+}
+
 int api_request_handle(struct state *st, const struct api_handlers *h, const char *line, size_t len,
 		       char **ret_response)
 {
@@ -479,6 +623,8 @@ int api_request_handle(struct state *st, const struct api_handlers *h, const cha
 		return response_error(err, ret_response);
 	if (req.cmd == API_CMD_HOOK)
 		return handle_hook(h, &req, ret_response);
+	if (req.cmd == API_CMD_METRIC)
+		return handle_metric(st, h, &req, ret_response);
 	return handle_read(st, &req, ret_response);
 }
 

@@ -10,6 +10,13 @@
  *   {"cmd":"vm","vm":"<name|uuid>"}       identity, samples, forecasts, CPU
  *   {"cmd":"hook","object":"qemu","op":"started","sub_op":"begin",
  *    "extra":"-","vm":"<name>","uuid":"<uuid>"}   from the libvirt hook
+ *   {"cmd":"metric","vm":"<name|uuid>","name":"<metric>","value":<number>
+ *    [,"time_usec":<wall clock usec>]}   an application metric value: name
+ *                                          1-48 of [a-z0-9_.-], value finite;
+ *                                          averaged into the forecast step it
+ *                                          arrives in (time_usec, when given,
+ *                                          must be within an hour of the
+ *                                          host's clock and is otherwise unused)
  *
  *   -> {"ok":true,"data":{...}}  or  {"ok":false,"error":"<what and what to do>"}
  *
@@ -40,6 +47,7 @@ enum api_cmd {
 	API_CMD_VMS,
 	API_CMD_VM,
 	API_CMD_HOOK,
+	API_CMD_METRIC,
 	API_NR_CMDS,
 };
 
@@ -65,6 +73,21 @@ struct api_hook_reply {
 	char reason[256];
 };
 
+/* Metric values: finite, and within this magnitude (keeps the forecasts' sums exact enough). */
+#define API_METRIC_VALUE_MAX 1e15
+/* A pushed time_usec may differ from the host's clock by this much at most. */
+#define API_METRIC_SKEW_USEC (3600ULL * 1000 * 1000)
+
+/* One application metric value, resolved to a VM of the snapshot. */
+struct api_metric_push {
+	char vm[HV_NAME_MAX];	    /* as the client named it */
+	char uuid[HV_UUID_LEN + 1]; /* the VM it resolved to (set by the server) */
+	char name[STATE_METRIC_NAME_MAX];
+	double value;
+	uint64_t time_usec;	/* CLOCK_REALTIME given by the client, 0 if none */
+	uint64_t received_usec; /* CLOCK_MONOTONIC, set by the server */
+};
+
 struct api_handlers {
 	/*
 	 * Runs on the API thread with no lock held: queue the event for the
@@ -72,14 +95,21 @@ struct api_handlers {
 	 * 0 = accepted; -errno = not queued (the client gets an error reply).
 	 */
 	int (*hook)(const struct api_hook_event *ev, struct api_hook_reply *reply, void *userdata);
+	/*
+	 * Same rules: queue and return. The server has checked the request and
+	 * that the VM exists and has room for the metric in the snapshot.
+	 * -ENOBUFS: the queue is full; other -errno: refused.
+	 */
+	int (*metric)(const struct api_metric_push *p, void *userdata);
 	void *userdata;
 };
 
 struct api_request {
 	enum api_cmd cmd;
-	char vm[HV_NAME_MAX];	    /* API_CMD_VM: name or UUID */
-	uint32_t max_samples;	    /* API_CMD_VM: newest samples to return, default all */
-	struct api_hook_event hook; /* API_CMD_HOOK */
+	char vm[HV_NAME_MAX];	       /* API_CMD_VM: name or UUID */
+	uint32_t max_samples;	       /* API_CMD_VM: newest samples to return, default all */
+	struct api_hook_event hook;    /* API_CMD_HOOK */
+	struct api_metric_push metric; /* API_CMD_METRIC (vm is also in .vm) */
 };
 
 struct api_server_config {

@@ -242,6 +242,7 @@ int api_json_vms(const struct state_snapshot *snap, uint64_t now_usec, struct js
 		add_bool(&b, v, "cpu_managed", vm->cpu.managed);
 		add(&b, v, "cpu_alloc_cores", vm->cpu.managed ? num(vm->cpu.cores) : NULL);
 		add(&b, v, "cpu_upper_cores", num(vm->cpu.demand_upper_cores));
+		add_u64(&b, v, "metric_count", vm->n_metrics);
 		append(&b, arr, v);
 	}
 	add(&b, o, "vms", arr);
@@ -249,11 +250,11 @@ int api_json_vms(const struct state_snapshot *snap, uint64_t now_usec, struct js
 }
 
 static struct json_object *forecast_json(struct builder *b, const struct state_forecast *f,
-					 enum state_resource r, uint64_t now_usec)
+					 const char *unit, uint64_t now_usec)
 {
 	struct json_object *o = json_object_new_object(), *cov, *pts;
 
-	add_str(b, o, "unit", resource_units[r]);
+	add_str(b, o, "unit", unit);
 	add_bool(b, o, "valid", f->valid);
 	if (!f->valid)
 		return o;
@@ -360,6 +361,37 @@ static struct json_object *reservation_json(struct builder *b, const struct stat
 	return o;
 }
 
+/* Pushed application metrics: their unit is the pusher's, shown as "value". */
+static struct json_object *metrics_json(struct builder *b, const struct state_vm *vm,
+					uint64_t now_usec)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (uint32_t i = 0; i < vm->n_metrics && i < STATE_METRICS_MAX; i++) {
+		const struct state_metric *mt = &vm->metrics[i];
+		struct json_object *mo = json_object_new_object(), *vals = json_object_new_array();
+
+		add(b, mo, "last_value", num(mt->last_value));
+		add(b, mo, "last_push_age_sec", age_sec(now_usec, mt->last_push_usec));
+		add_u64(b, mo, "pushes", mt->n_pushes);
+		if (!vals)
+			b->oom = true;
+		for (uint32_t k = 0; k < mt->n_values && k < STATE_METRIC_VALUES_MAX; k++) {
+			struct json_object *x = num(mt->values[k]);
+
+			/* null is a step without pushes: append it as such */
+			if (!vals || json_object_array_add(vals, x) < 0) {
+				json_object_put(x);
+				b->oom = true;
+			}
+		}
+		add(b, mo, "step_values", vals);
+		add(b, mo, "forecast", forecast_json(b, &mt->forecast, "value", now_usec));
+		add(b, o, mt->name, mo);
+	}
+	return o;
+}
+
 int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_usec,
 		struct json_object **ret)
 {
@@ -397,8 +429,11 @@ int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_us
 	fc = json_object_new_object();
 	for (int r = 0; r < STATE_NR_RESOURCES; r++)
 		add(&b, fc, state_resource_to_string(r),
-		    forecast_json(&b, &vm->forecast[r], r, now_usec));
+		    forecast_json(&b, &vm->forecast[r], resource_units[r], now_usec));
 	add(&b, o, "forecast", fc);
+	add_str(&b, o, "model", forecast_model_to_string(vm->model));
+	add_bool(&b, o, "model_overridden", vm->model_overridden);
+	add(&b, o, "metrics", metrics_json(&b, vm, now_usec));
 	add(&b, o, "cpu_reservation", reservation_json(&b, &vm->cpu, now_usec));
 	return finish(&b, &o, ret);
 }

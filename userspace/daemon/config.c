@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 
 #include <ini.h>
@@ -374,10 +375,138 @@ static int key_apply(const struct key_desc *k, const char *value, struct config 
 	return -EINVAL;
 }
 
+const struct config_vm *config_vm_find(const struct config *cfg, const char *name, const char *uuid)
+{
+	for (uint32_t i = 0; uuid && uuid[0] && i < cfg->n_vms; i++)
+		if (!strcasecmp(cfg->vms[i].key, uuid))
+			return &cfg->vms[i];
+	for (uint32_t i = 0; name && i < cfg->n_vms; i++)
+		if (!strcmp(cfg->vms[i].key, name))
+			return &cfg->vms[i];
+	return NULL;
+}
+
+enum forecast_model config_vm_model(const struct config *cfg, const char *name, const char *uuid,
+				    bool *ret_overridden)
+{
+	const struct config_vm *v = config_vm_find(cfg, name, uuid);
+	bool over = v && v->has_model;
+
+	if (ret_overridden)
+		*ret_overridden = over;
+	return over ? v->model : cfg->model;
+}
+
+bool config_vm_cpu_manage(const struct config *cfg, const char *name, const char *uuid)
+{
+	const struct config_vm *v = config_vm_find(cfg, name, uuid);
+
+	return v && v->has_cpu_manage ? v->cpu_manage : cfg->cpu_manage;
+}
+
+/* "vm NAME" (blanks around NAME ignored): NAME, or NULL when the section is not a [vm ...]. */
+static const char *vm_section_name(const char *section, char *buf, size_t size)
+{
+	size_t len;
+
+	if (strncmp(section, "vm", 2) || (section[2] && section[2] != ' ' && section[2] != '\t'))
+		return NULL;
+	section += 2;
+	while (*section == ' ' || *section == '\t')
+		section++;
+	len = strlen(section);
+	while (len > 0 && (section[len - 1] == ' ' || section[len - 1] == '\t'))
+		len--;
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, section, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+static int vm_key_apply(struct parse_ctx *ctx, const char *section, const char *vm,
+			const char *name, const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	struct config_vm *v = NULL;
+	enum forecast_model model = FORECAST_AUTO;
+	bool b = false;
+
+	/* inih keeps 49 characters of a section name: a longer one arrives cut. */
+	if (strlen(section) >= 49 || strlen(vm) > CONFIG_VM_KEY_MAX) {
+		ctx_error(ctx, -ENAMETOOLONG,
+			  "[%s]: the VM name is longer than %d characters: name the VM by its "
+			  "UUID, e.g. [vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11]",
+			  section, CONFIG_VM_KEY_MAX);
+		return 0;
+	}
+	if (!vm[0]) {
+		ctx_error(ctx, -EINVAL,
+			  "[%s] needs a VM name or UUID, e.g. [vm web1] or "
+			  "[vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11]",
+			  section);
+		return 0;
+	}
+	for (const char *p = vm; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			ctx_error(ctx, -EINVAL, "[vm %s]: control character in the VM name", vm);
+			return 0;
+		}
+	if (!strcmp(name, "model")) {
+		if (forecast_model_from_string(value, &model) < 0) {
+			ctx_error(ctx, -EINVAL,
+				  "[vm %s] model = '%s' is not valid: expected auto, naive, "
+				  "seasonal-naive, ses, holt, hw-add, hw-mul, arima, lstm or "
+				  "ensemble",
+				  vm, value);
+			return 0;
+		}
+	} else if (!strcmp(name, "cpu_manage")) {
+		if (util_parse_bool(value, &b) < 0) {
+			ctx_error(ctx, -EINVAL,
+				  "[vm %s] cpu_manage = '%s' is not valid: expected yes/no, "
+				  "true/false, on/off or 1/0",
+				  vm, value);
+			return 0;
+		}
+	} else {
+		ctx_error(ctx, -EINVAL,
+			  "[vm %s] unknown key '%s': a [vm NAME] section takes model and "
+			  "cpu_manage",
+			  vm, name);
+		return 0;
+	}
+
+	for (uint32_t i = 0; i < cfg->n_vms && !v; i++)
+		if (!strcmp(cfg->vms[i].key, vm))
+			v = &cfg->vms[i];
+	if (!v) {
+		if (cfg->n_vms >= CONFIG_VMS_MAX) {
+			ctx_error(ctx, -E2BIG,
+				  "[vm %s]: more than %d [vm NAME] sections; set the common "
+				  "choice in [forecast] and [cpu] instead",
+				  vm, CONFIG_VMS_MAX);
+			return 0;
+		}
+		v = &cfg->vms[cfg->n_vms++];
+		memset(v, 0, sizeof(*v));
+		util_strlcpy(v->key, vm, sizeof(v->key));
+	}
+	if (!strcmp(name, "model")) {
+		v->has_model = true;
+		v->model = model;
+	} else {
+		v->has_cpu_manage = true;
+		v->cpu_manage = b;
+	}
+	return 1;
+}
+
 static int ini_on_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
 	const struct key_desc *k;
+	char vm[64];
 	int r;
 
 	if (ctx->error)
@@ -389,10 +518,12 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 			  name);
 		return 0;
 	}
+	if (vm_section_name(section, vm, sizeof(vm)))
+		return vm_key_apply(ctx, section, vm, name, value);
 	if (!section_known(section)) {
 		ctx_error(ctx, -EINVAL,
 			  "unknown section [%s]: known sections are [daemon], [libvirt], "
-			  "[collect], [forecast], [cpu], [api], [hook]",
+			  "[collect], [forecast], [cpu], [api], [hook] and [vm NAME]",
 			  section);
 		return 0;
 	}

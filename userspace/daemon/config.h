@@ -12,6 +12,8 @@
  *              lower_after, lower_ratio, period
  *   [api]      socket, max_clients, client_timeout
  *   [hook]     fail_open, timeout   (read by the hook program too)
+ *   [vm NAME]  model, cpu_manage    (per VM, NAME = its name or UUID; at most
+ *              CONFIG_VMS_MAX sections, the same NAME again merges)
  *
  * Unknown sections or keys, bad values and missing files named by --config
  * are errors with file:line and what to do; nothing is applied then.
@@ -24,6 +26,22 @@
 #include <stdint.h>
 
 #include "forecast.h"
+
+/*
+ * inih keeps 49 characters of a section name: "vm " and the VM's name must
+ * fit, so longer names are refused (name the VM by its UUID instead).
+ */
+#define CONFIG_VM_KEY_MAX 45
+#define CONFIG_VMS_MAX	  64
+
+/* A [vm NAME] section: settings that override the global ones for one VM. */
+struct config_vm {
+	char key[CONFIG_VM_KEY_MAX + 1]; /* the VM's name or UUID */
+	bool has_model;
+	enum forecast_model model; /* for the VM's forecasters, resources and metrics */
+	bool has_cpu_manage;
+	bool cpu_manage;
+};
 
 struct config {
 	/* [daemon] */
@@ -65,6 +83,9 @@ struct config {
 	/* [hook] */
 	bool hook_fail_open; /* daemon unreachable: let the VM operation go on, default true */
 	uint64_t hook_timeout_usec; /* connect + reply budget, default 1.5 s, at most 2 s */
+	/* [vm NAME] */
+	uint32_t n_vms;
+	struct config_vm vms[CONFIG_VMS_MAX];
 };
 
 #define CONFIG_ERROR_MAX 512
@@ -88,6 +109,14 @@ int config_load_ex(const char *main_path, bool required, struct config *ret, cha
 		   size_t errbuf_size);
 int config_parse_string_ex(const char *text, const char *origin, struct config *cfg, char *errbuf,
 			   size_t errbuf_size);
+
+/* The [vm NAME] section of this VM: by UUID (any case) first, then by name; NULL if none. */
+const struct config_vm *config_vm_find(const struct config *cfg, const char *name,
+				       const char *uuid);
+/* The model and CPU management that apply to this VM. */
+enum forecast_model config_vm_model(const struct config *cfg, const char *name, const char *uuid,
+				    bool *ret_overridden);
+bool config_vm_cpu_manage(const struct config *cfg, const char *name, const char *uuid);
 
 /* The API socket path: api_socket, or <run_dir>/prescient.sock when unset. */
 int config_api_socket_path(const struct config *cfg, char *buf, size_t size);

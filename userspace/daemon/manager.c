@@ -97,6 +97,50 @@ static int manager_on_hook(const struct api_hook_event *ev, struct api_hook_repl
 	return 0;
 }
 
+/*
+ * Runs on the API thread: an application metric value, already checked
+ * against the snapshot. Queued; the manager thread adds it to the VM's
+ * current step at the next tick, or sooner when the queue fills up.
+ */
+static int manager_on_metric(const struct api_metric_push *p, void *userdata)
+{
+	struct manager *m = userdata;
+	struct manager_metric_push *e;
+	bool wake;
+
+	pthread_mutex_lock(&m->pending_lock);
+	if (m->metric_queue_n >= MANAGER_METRIC_QUEUE_MAX) {
+		m->metric_queue_dropped++;
+		pthread_mutex_unlock(&m->pending_lock);
+		return -ENOBUFS;
+	}
+	if (m->metric_queue_n == m->metric_queue_cap) {
+		size_t cap = m->metric_queue_cap ? m->metric_queue_cap * 2 : 64;
+		struct manager_metric_push *nq;
+
+		if (cap > MANAGER_METRIC_QUEUE_MAX)
+			cap = MANAGER_METRIC_QUEUE_MAX;
+		nq = realloc(m->metric_queue, cap * sizeof(*nq));
+		if (!nq) {
+			pthread_mutex_unlock(&m->pending_lock);
+			return -ENOMEM;
+		}
+		m->metric_queue = nq;
+		m->metric_queue_cap = cap;
+	}
+	e = &m->metric_queue[m->metric_queue_n++];
+	memcpy(e->uuid, p->uuid, sizeof(e->uuid));
+	memcpy(e->name, p->name, sizeof(e->name));
+	e->value = p->value;
+	e->received_usec = p->received_usec;
+	/* Half full: drain now rather than refuse values before the next tick. */
+	wake = m->metric_queue_n == MANAGER_METRIC_QUEUE_MAX / 2;
+	pthread_mutex_unlock(&m->pending_lock);
+	if (wake)
+		manager_wake(m);
+	return 0;
+}
+
 static int manager_timer_arm(struct manager *m)
 {
 	uint64_t usec = m->cfg.collect_interval_usec;
@@ -196,6 +240,7 @@ static void manager_tick(struct manager *m)
 	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv))
 		manager_vms_resync(m);
 	manager_vms_collect(m, start);
+	manager_vms_metrics_apply(m);
 	if (m->last_step_usec == 0)
 		m->last_step_usec = start;
 	else if (start - m->last_step_usec + m->cfg.collect_interval_usec / 2 >=
@@ -218,6 +263,7 @@ static void manager_on_wake(struct manager *m)
 	if (read(m->wake_fd, &v, sizeof(v)) < 0)
 		return;
 	manager_take_pending(m, &resync);
+	manager_vms_metrics_apply(m);
 	if (resync && m->hv && m->hv_ops->connected(m->hv)) {
 		manager_vms_resync(m);
 		manager_snapshot_publish(m);
@@ -242,6 +288,11 @@ static void manager_reload(struct manager *m)
 	    cfg.forecast_step_usec != m->cfg.forecast_step_usec)
 		log_warning("manager: libvirt uri, run_dir, state_dir and forecast step change "
 			    "only after a restart");
+	if (cfg.n_vms != m->cfg.n_vms || memcmp(cfg.vms, m->cfg.vms, sizeof(cfg.vms)) ||
+	    cfg.model != m->cfg.model)
+		log_info("manager: forecast models changed: they apply to forecasters created from "
+			 "now on (new VMs and metrics, or after a restart); cpu_manage applies at "
+			 "once");
 	strcpy(cfg.libvirt_uri, m->cfg.libvirt_uri);
 	strcpy(cfg.run_dir, m->cfg.run_dir);
 	strcpy(cfg.state_dir, m->cfg.state_dir);
@@ -311,7 +362,11 @@ static int manager_api_start(struct manager *m)
 		return log_error_errno(r, "manager: cannot create the runtime directory '%s': %m",
 				       dir);
 	/* The server keeps a pointer to the handlers: they live in the manager. */
-	m->api_handlers = (struct api_handlers){ .hook = manager_on_hook, .userdata = m };
+	m->api_handlers = (struct api_handlers){
+		.hook = manager_on_hook,
+		.metric = manager_on_metric,
+		.userdata = m,
+	};
 	ac.socket_path = path;
 	r = api_server_start(&ac, m->state, &m->api_handlers, &m->api);
 	if (r < 0)
@@ -373,6 +428,7 @@ void manager_free(struct manager *m)
 	if (m->hv)
 		m->hv_ops->close(m->hv);
 	manager_vms_clear(m);
+	free(m->metric_queue);
 	collect_free(m->collect);
 	state_free(m->state);
 	closep(&m->signal_fd);

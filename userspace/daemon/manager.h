@@ -19,6 +19,43 @@
 #include "plan.h"
 #include "state.h"
 
+/* Values gathered before a series' first fit: enough for a trend and its errors. */
+#define WARM_FIT_MIN 12
+/* A metric without values for this many forecast steps is forgotten. */
+#define MANAGER_METRIC_IDLE_STEPS 100
+/* Metric values queued by the API thread between two applications. */
+#define MANAGER_METRIC_QUEUE_MAX 16384
+
+/* One forecast series (a resource or a metric of one VM): warm-up, then a forecaster. */
+struct manager_series {
+	uint32_t warm_n; /* values gathered before the first fit */
+	double *warm;
+	struct forecaster *fc;
+};
+
+/* An application metric of one VM, pushed through the API. */
+struct manager_metric {
+	char name[STATE_METRIC_NAME_MAX];
+	double step_sum; /* current forecast step's accumulation */
+	uint32_t step_n;
+	uint32_t idle_steps; /* steps in a row without a value */
+	double last_value;
+	uint64_t last_push_usec;
+	uint64_t n_pushes;
+	uint32_t values_head, values_n; /* recent step means, a ring */
+	double values[STATE_METRIC_VALUES_MAX];
+	struct manager_series series;
+	struct state_forecast forecast;
+};
+
+/* A queued metric value, already checked by the API thread. */
+struct manager_metric_push {
+	char uuid[HV_UUID_LEN + 1];
+	char name[STATE_METRIC_NAME_MAX];
+	double value;
+	uint64_t received_usec;
+};
+
 /* One VM as the manager tracks it between ticks. */
 struct manager_vm {
 	struct hv_vm id;
@@ -27,10 +64,11 @@ struct manager_vm {
 	struct collect_sample ring[STATE_SAMPLES_MAX];
 	double step_sum[STATE_NR_RESOURCES]; /* current forecast step's accumulation */
 	uint32_t step_n[STATE_NR_RESOURCES];
-	uint32_t warm_n[STATE_NR_RESOURCES]; /* values gathered before the first fit */
-	double *warm[STATE_NR_RESOURCES];
-	struct forecaster *fc[STATE_NR_RESOURCES];
+	struct manager_series series[STATE_NR_RESOURCES];
 	struct state_forecast forecast[STATE_NR_RESOURCES];
+	uint32_t n_metrics; /* sorted by name */
+	struct manager_metric *metrics[STATE_METRICS_MAX];
+	bool metrics_full_logged;
 	struct state_cpu_alloc cpu;
 	uint32_t cpu_low_streak;
 	bool cpu_tune_read; /* current allocation read back from the plugin */
@@ -61,6 +99,9 @@ struct manager {
 	bool pending_resync;
 	bool pending_connected;
 	bool pending_disconnected;
+	struct manager_metric_push *metric_queue;
+	size_t metric_queue_n, metric_queue_cap;
+	uint64_t metric_queue_dropped; /* refused because the queue was full */
 
 	struct manager_vm **vms;
 	size_t n_vms;
@@ -83,6 +124,8 @@ int manager_vms_collect(struct manager *m, uint64_t now_usec);
 void manager_vms_step(struct manager *m, uint64_t now_usec);
 void manager_vms_checkpoint_all(struct manager *m);
 void manager_vms_clear(struct manager *m);
+/* Applies the queued metric values to the VMs' current step. */
+void manager_vms_metrics_apply(struct manager *m);
 
 /* manager_snapshot.c: publishes the manager's view for readers. */
 int manager_snapshot_publish(struct manager *m);

@@ -13,7 +13,22 @@
 #include "manager.h"
 #include "util.h"
 
-static void vm_fill(const struct manager_vm *v, struct state_vm *out)
+static void metric_fill(const struct manager_metric *mt, struct state_metric *out)
+{
+	uint32_t first = (mt->values_head + STATE_METRIC_VALUES_MAX - mt->values_n) %
+			 STATE_METRIC_VALUES_MAX;
+
+	memcpy(out->name, mt->name, sizeof(out->name));
+	out->last_value = mt->last_value;
+	out->last_push_usec = mt->last_push_usec;
+	out->n_pushes = mt->n_pushes;
+	out->n_values = mt->values_n;
+	for (uint32_t i = 0; i < mt->values_n; i++)
+		out->values[i] = mt->values[(first + i) % STATE_METRIC_VALUES_MAX];
+	out->forecast = mt->forecast;
+}
+
+static int vm_fill(const struct manager *m, const struct manager_vm *v, struct state_vm *out)
 {
 	uint32_t first = (v->ring_head + STATE_SAMPLES_MAX - v->ring_n) % STATE_SAMPLES_MAX;
 
@@ -23,6 +38,17 @@ static void vm_fill(const struct manager_vm *v, struct state_vm *out)
 		out->samples[i] = v->ring[(first + i) % STATE_SAMPLES_MAX];
 	memcpy(out->forecast, v->forecast, sizeof(out->forecast));
 	out->cpu = v->cpu;
+	out->model = config_vm_model(&m->cfg, v->id.name, v->id.uuid, &out->model_overridden);
+	if (v->n_metrics == 0)
+		return 0;
+	/* Most VMs push nothing: their snapshot carries no metric array at all. */
+	out->metrics = calloc(v->n_metrics, sizeof(*out->metrics));
+	if (!out->metrics)
+		return -ENOMEM;
+	out->n_metrics = v->n_metrics;
+	for (uint32_t i = 0; i < v->n_metrics; i++)
+		metric_fill(v->metrics[i], &out->metrics[i]);
+	return 0;
 }
 
 static int vm_by_name(const void *a, const void *b)
@@ -72,8 +98,12 @@ int manager_snapshot_publish(struct manager *m)
 	}
 	snap->n_vms = m->n_vms;
 	for (size_t i = 0; i < m->n_vms; i++)
-		vm_fill(m->vms[i], &snap->vms[i]);
-	qsort(snap->vms, snap->n_vms, sizeof(*snap->vms), vm_by_name);
+		if (vm_fill(m, m->vms[i], &snap->vms[i]) < 0) {
+			state_snapshot_free(snap);
+			return -ENOMEM;
+		}
+	if (snap->n_vms > 1)
+		qsort(snap->vms, snap->n_vms, sizeof(*snap->vms), vm_by_name);
 	host_fill(m, &snap->host);
 	state_publish(m->state, snap);
 	return 0;

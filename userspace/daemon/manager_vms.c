@@ -2,15 +2,19 @@
 /*
  * The manager's VM table and the per-VM pipeline: samples are kept in a ring,
  * averaged over each forecast step, fed to one forecaster per resource, and
- * the CPU forecast is planned and enforced. Forecaster state is checkpointed
- * to the state directory when a VM goes away and at shutdown, and restored
- * when the VM is seen again.
+ * the CPU forecast is planned and enforced. Application metrics pushed
+ * through the API are averaged over the same steps and forecast the same
+ * way, one forecaster per metric. Forecaster state is checkpointed to the
+ * state directory when a VM goes away and at shutdown, and restored when the
+ * VM (or the metric) is seen again. The model of a VM's forecasters is the
+ * one of its [vm NAME] section, if any, else [forecast] model.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "enforce.h"
@@ -18,18 +22,31 @@
 #include "manager.h"
 #include "util.h"
 
-/* Values gathered before the first fit: enough for a trend and its errors. */
-#define WARM_FIT_MIN  12
 #define CKPT_MAX_SIZE (16u << 20)
+
+static void series_free(struct manager_series *s)
+{
+	forecast_free(s->fc);
+	free(s->warm);
+	*s = (struct manager_series){ 0 };
+}
+
+static void metric_free(struct manager_metric *mt)
+{
+	if (!mt)
+		return;
+	series_free(&mt->series);
+	free(mt);
+}
 
 static void vm_free(struct manager_vm *v)
 {
 	if (!v)
 		return;
-	for (int r = 0; r < STATE_NR_RESOURCES; r++) {
-		forecast_free(v->fc[r]);
-		free(v->warm[r]);
-	}
+	for (int r = 0; r < STATE_NR_RESOURCES; r++)
+		series_free(&v->series[r]);
+	for (uint32_t i = 0; i < v->n_metrics; i++)
+		metric_free(v->metrics[i]);
 	free(v);
 }
 
@@ -40,6 +57,32 @@ static int checkpoint_path(const struct manager *m, const struct manager_vm *v,
 		     state_resource_to_string(r)) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+/* Metric names are [a-z0-9_.-]: safe in a file name, never a path. */
+static int metric_checkpoint_path(const struct manager *m, const struct manager_vm *v,
+				  const char *name, char **ret)
+{
+	if (asprintf(ret, "%s/forecast/%s.metric.%s.ckpt", m->cfg.state_dir, v->id.uuid, name) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void series_checkpoint(const struct manager_series *s, const char *path, const char *what,
+			      const char *vm)
+{
+	_cleanup_free_ void *buf = NULL;
+	size_t len;
+	int r;
+
+	if (!s->fc)
+		return;
+	r = forecast_checkpoint(s->fc, &buf, &len);
+	if (r >= 0)
+		r = util_file_write_atomic(path, buf, len);
+	if (r < 0)
+		log_warning_errno(r, "manager: cannot checkpoint %s forecaster of %s: %m, ignoring",
+				  what, vm);
 }
 
 static void vm_checkpoint(const struct manager *m, const struct manager_vm *v)
@@ -55,47 +98,70 @@ static void vm_checkpoint(const struct manager *m, const struct manager_vm *v)
 		return;
 	}
 	for (int res = 0; res < STATE_NR_RESOURCES; res++) {
-		_cleanup_free_ void *buf = NULL;
 		_cleanup_free_ char *path = NULL;
-		size_t len;
 
-		if (!v->fc[res] || checkpoint_path(m, v, res, &path) < 0)
+		if (!v->series[res].fc || checkpoint_path(m, v, res, &path) < 0)
 			continue;
-		r = forecast_checkpoint(v->fc[res], &buf, &len);
-		if (r >= 0)
-			r = util_file_write_atomic(path, buf, len);
-		if (r < 0)
-			log_warning_errno(
-				r, "manager: cannot checkpoint %s forecaster of %s: %m, ignoring",
-				state_resource_to_string(res), v->id.name);
+		series_checkpoint(&v->series[res], path, state_resource_to_string(res), v->id.name);
 	}
+	for (uint32_t i = 0; i < v->n_metrics; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (!v->metrics[i]->series.fc ||
+		    metric_checkpoint_path(m, v, v->metrics[i]->name, &path) < 0)
+			continue;
+		series_checkpoint(&v->metrics[i]->series, path, v->metrics[i]->name, v->id.name);
+	}
+}
+
+/*
+ * A checkpoint made with another model than the one now configured for the
+ * VM is dropped: the override must hold from the first forecast on. (With
+ * "auto" any restored model is acceptable: it was auto's choice or a global
+ * choice since reverted, which auto would have to re-learn anyway.)
+ */
+static void series_restore(const struct manager *m, const struct manager_vm *v,
+			   struct manager_series *s, const char *path, const char *what)
+{
+	_cleanup_free_ char *buf = NULL;
+	enum forecast_model want;
+	size_t len;
+	int r;
+
+	r = util_file_read(path, CKPT_MAX_SIZE, &buf, &len);
+	if (r == -ENOENT)
+		return;
+	if (r >= 0)
+		r = forecast_restore(buf, len, &s->fc);
+	if (r < 0) {
+		/* A broken checkpoint costs history, not correctness: start afresh. */
+		log_warning_errno(
+			r, "manager: cannot restore '%s': %m, starting this forecaster afresh",
+			path);
+		return;
+	}
+	want = config_vm_model(&m->cfg, v->id.name, v->id.uuid, NULL);
+	if (want != FORECAST_AUTO && forecast_model_current(s->fc) != want) {
+		log_info("manager: %s forecaster of %s was checkpointed with model %s, %s is "
+			 "configured: starting afresh",
+			 what, v->id.name, forecast_model_to_string(forecast_model_current(s->fc)),
+			 forecast_model_to_string(want));
+		forecast_free(s->fc);
+		s->fc = NULL;
+		return;
+	}
+	log_info("manager: restored %s forecaster of %s (%llu observations)", what, v->id.name,
+		 (unsigned long long)forecast_n_observed(s->fc));
 }
 
 static void vm_restore(const struct manager *m, struct manager_vm *v)
 {
 	for (int res = 0; res < STATE_NR_RESOURCES; res++) {
-		_cleanup_free_ char *path = NULL, *buf = NULL;
-		size_t len;
-		int r;
+		_cleanup_free_ char *path = NULL;
 
 		if (checkpoint_path(m, v, res, &path) < 0)
 			continue;
-		r = util_file_read(path, CKPT_MAX_SIZE, &buf, &len);
-		if (r == -ENOENT)
-			continue;
-		if (r >= 0)
-			r = forecast_restore(buf, len, &v->fc[res]);
-		if (r < 0) {
-			/* A broken checkpoint costs history, not correctness: start afresh. */
-			log_warning_errno(
-				r,
-				"manager: cannot restore '%s': %m, starting this forecaster afresh",
-				path);
-			continue;
-		}
-		log_info("manager: restored %s forecaster of %s (%llu observations)",
-			 state_resource_to_string(res), v->id.name,
-			 (unsigned long long)forecast_n_observed(v->fc[res]));
+		series_restore(m, v, &v->series[res], path, state_resource_to_string(res));
 	}
 }
 
@@ -225,72 +291,89 @@ int manager_vms_collect(struct manager *m, uint64_t now_usec)
 	return 0;
 }
 
-static int forecast_config_for(const struct manager *m, const struct manager_vm *v,
-			       enum state_resource res, struct forecast_config *ret)
+static void forecast_config_base(const struct manager *m, const struct manager_vm *v,
+				 struct forecast_config *ret)
 {
-	struct forecast_config fc;
-
-	forecast_config_init(&fc, (double)m->cfg.forecast_step_usec / USEC_PER_SEC);
-	fc.model = m->cfg.model;
-	fc.horizon_steps = m->cfg.horizon_steps;
-	fc.history_max = m->cfg.history_steps;
-	fc.refit_every = m->cfg.refit_every;
-	fc.lower_bound = 0;
-	fc.upper_bound = res == STATE_RES_CPU && v->id.nr_vcpus ? (double)v->id.nr_vcpus : INFINITY;
-	*ret = fc;
-	return 0;
+	forecast_config_init(ret, (double)m->cfg.forecast_step_usec / USEC_PER_SEC);
+	ret->model = config_vm_model(&m->cfg, v->id.name, v->id.uuid, NULL);
+	ret->horizon_steps = m->cfg.horizon_steps;
+	ret->history_max = m->cfg.history_steps;
+	ret->refit_every = m->cfg.refit_every;
 }
 
-/* Feeds one step's value; fits once enough values have been gathered. */
-static int vm_forecast_observe(struct manager *m, struct manager_vm *v, enum state_resource res,
-			       double value)
+static void forecast_config_for(const struct manager *m, const struct manager_vm *v,
+				enum state_resource res, struct forecast_config *ret)
 {
-	struct forecast_config fc;
+	forecast_config_base(m, v, ret);
+	ret->lower_bound = 0;
+	ret->upper_bound =
+		res == STATE_RES_CPU && v->id.nr_vcpus ? (double)v->id.nr_vcpus : INFINITY;
+}
+
+/*
+ * Metrics carry the pusher's unit: bounded below by 0 only when nothing
+ * negative was seen before the fit (a queue length, not a temperature).
+ */
+static void metric_forecast_config(const struct manager *m, const struct manager_vm *v,
+				   const struct manager_metric *mt, double value,
+				   struct forecast_config *ret)
+{
+	bool nonneg = !(value < 0);
+
+	for (uint32_t i = 0; i < mt->series.warm_n && mt->series.warm; i++)
+		if (mt->series.warm[i] < 0)
+			nonneg = false;
+	forecast_config_base(m, v, ret);
+	ret->lower_bound = nonneg ? 0 : -INFINITY;
+	ret->upper_bound = INFINITY;
+}
+
+/* Feeds one step's value; fits with cfg once enough values have been gathered. */
+static int series_observe(struct manager_series *s, const struct forecast_config *cfg, double value)
+{
 	int r;
 
-	if (v->fc[res])
-		return forecast_update(v->fc[res], value);
-	if (!v->warm[res]) {
-		v->warm[res] = calloc(WARM_FIT_MIN, sizeof(double));
-		if (!v->warm[res])
+	if (s->fc)
+		return forecast_update(s->fc, value);
+	if (!s->warm) {
+		s->warm = calloc(WARM_FIT_MIN, sizeof(double));
+		if (!s->warm)
 			return -ENOMEM;
 	}
-	v->warm[res][v->warm_n[res]++] = value;
-	if (v->warm_n[res] < WARM_FIT_MIN)
+	s->warm[s->warm_n++] = value;
+	if (s->warm_n < WARM_FIT_MIN)
 		return 0;
-	forecast_config_for(m, v, res, &fc);
-	r = forecast_new(&fc, &v->fc[res]);
+	r = forecast_new(cfg, &s->fc);
 	if (r >= 0)
-		r = forecast_fit(v->fc[res], v->warm[res], v->warm_n[res]);
-	free(v->warm[res]);
-	v->warm[res] = NULL;
-	v->warm_n[res] = 0;
+		r = forecast_fit(s->fc, s->warm, s->warm_n);
+	free(s->warm);
+	s->warm = NULL;
+	s->warm_n = 0;
 	if (r < 0) {
-		forecast_free(v->fc[res]);
-		v->fc[res] = NULL;
+		forecast_free(s->fc);
+		s->fc = NULL;
 	}
 	return r;
 }
 
-static void vm_forecast_refresh(struct manager *m, struct manager_vm *v, enum state_resource res,
-				uint64_t now_usec)
+static void series_refresh(const struct manager *m, const struct manager_series *s,
+			   struct state_forecast *sf, uint64_t now_usec)
 {
-	struct state_forecast *sf = &v->forecast[res];
 	uint32_t h = m->cfg.horizon_steps;
 
 	if (h > STATE_HORIZON_MAX)
 		h = STATE_HORIZON_MAX;
-	if (!v->fc[res] || forecast_predict(v->fc[res], h, sf->points) < 0) {
+	if (!s->fc || forecast_predict(s->fc, h, sf->points) < 0) {
 		sf->valid = false;
 		return;
 	}
 	sf->valid = true;
 	sf->horizon = h;
-	sf->model = forecast_model_current(v->fc[res]);
+	sf->model = forecast_model_current(s->fc);
 	sf->step_sec = (double)m->cfg.forecast_step_usec / USEC_PER_SEC;
 	sf->origin_usec = now_usec;
-	sf->coverage80 = forecast_coverage(v->fc[res], 0.80);
-	sf->coverage95 = forecast_coverage(v->fc[res], 0.95);
+	sf->coverage80 = forecast_coverage(s->fc, 0.80);
+	sf->coverage95 = forecast_coverage(s->fc, 0.95);
 }
 
 static void vm_cpu_read_tune(struct manager *m, struct manager_vm *v)
@@ -317,7 +400,8 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	struct plan_cpu_input in;
 	int r;
 
-	if (!m->cfg.cpu_manage || !v->forecast[STATE_RES_CPU].valid || v->ring_n == 0)
+	if (!config_vm_cpu_manage(&m->cfg, v->id.name, v->id.uuid) ||
+	    !v->forecast[STATE_RES_CPU].valid || v->ring_n == 0)
 		return;
 	vm_cpu_read_tune(m, v);
 	if (!v->cpu_tune_read)
@@ -361,6 +445,53 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 		v->cpu.n_raises++;
 }
 
+/* Forgets a metric: its checkpoint too, or it would come back stale one day. */
+static void vm_metric_drop(const struct manager *m, struct manager_vm *v, uint32_t i)
+{
+	_cleanup_free_ char *path = NULL;
+	struct manager_metric *mt = v->metrics[i];
+
+	log_info("manager: metric %s of %s got no value for %d steps, forgetting it", mt->name,
+		 v->id.name, MANAGER_METRIC_IDLE_STEPS);
+	if (metric_checkpoint_path(m, v, mt->name, &path) >= 0 && unlink(path) < 0 &&
+	    errno != ENOENT)
+		log_debug_errno(-errno, "manager: cannot remove '%s': %m", path);
+	metric_free(mt);
+	memmove(&v->metrics[i], &v->metrics[i + 1], (v->n_metrics - i - 1) * sizeof(v->metrics[0]));
+	v->metrics[--v->n_metrics] = NULL;
+	v->metrics_full_logged = false;
+}
+
+static void vm_metrics_step(struct manager *m, struct manager_vm *v, uint64_t now_usec)
+{
+	for (uint32_t i = v->n_metrics; i-- > 0;) {
+		struct manager_metric *mt = v->metrics[i];
+		double value = mt->step_n ? mt->step_sum / mt->step_n : NAN;
+		struct forecast_config fc;
+		int r;
+
+		mt->idle_steps = mt->step_n ? 0 : mt->idle_steps + 1;
+		mt->step_sum = 0;
+		mt->step_n = 0;
+		if (mt->idle_steps >= MANAGER_METRIC_IDLE_STEPS) {
+			vm_metric_drop(m, v, i);
+			continue;
+		}
+		mt->values[mt->values_head] = value;
+		mt->values_head = (mt->values_head + 1) % STATE_METRIC_VALUES_MAX;
+		if (mt->values_n < STATE_METRIC_VALUES_MAX)
+			mt->values_n++;
+		if (isnan(value) && !mt->series.fc)
+			continue;
+		metric_forecast_config(m, v, mt, value, &fc);
+		r = series_observe(&mt->series, &fc, value);
+		if (r < 0)
+			log_debug_errno(r, "manager: metric %s forecaster of %s: %m", mt->name,
+					v->id.name);
+		series_refresh(m, &mt->series, &mt->forecast, now_usec);
+	}
+}
+
 void manager_vms_step(struct manager *m, uint64_t now_usec)
 {
 	for (size_t i = 0; i < m->n_vms; i++) {
@@ -368,21 +499,98 @@ void manager_vms_step(struct manager *m, uint64_t now_usec)
 
 		for (int res = 0; res < STATE_NR_RESOURCES; res++) {
 			double value = v->step_n[res] ? v->step_sum[res] / v->step_n[res] : NAN;
+			struct forecast_config fc;
 			int r;
 
 			v->step_sum[res] = 0;
 			v->step_n[res] = 0;
 			/* A gap before the first fit carries nothing worth keeping. */
-			if (isnan(value) && !v->fc[res])
+			if (isnan(value) && !v->series[res].fc)
 				continue;
-			r = vm_forecast_observe(m, v, res, value);
+			forecast_config_for(m, v, res, &fc);
+			r = series_observe(&v->series[res], &fc, value);
 			if (r < 0)
 				log_debug_errno(r, "manager: %s forecaster of %s: %m",
 						state_resource_to_string(res), v->id.name);
-			vm_forecast_refresh(m, v, res, now_usec);
+			series_refresh(m, &v->series[res], &v->forecast[res], now_usec);
 		}
+		vm_metrics_step(m, v, now_usec);
 		vm_cpu_plan(m, v, now_usec);
 	}
+}
+
+static struct manager_metric *vm_metric_get(struct manager *m, struct manager_vm *v,
+					    const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+	struct manager_metric *mt;
+	uint32_t at = 0;
+
+	for (uint32_t i = 0; i < v->n_metrics; i++) {
+		int c = strcmp(v->metrics[i]->name, name);
+
+		if (c == 0)
+			return v->metrics[i];
+		if (c < 0)
+			at = i + 1;
+	}
+	/* The API checked the snapshot, which may be a tick old: check again. */
+	if (v->n_metrics >= STATE_METRICS_MAX) {
+		if (!v->metrics_full_logged)
+			log_warning("manager: VM %s already has %d metrics, ignoring '%s' (a "
+				    "metric is forgotten after %d steps without values)",
+				    v->id.name, STATE_METRICS_MAX, name, MANAGER_METRIC_IDLE_STEPS);
+		v->metrics_full_logged = true;
+		return NULL;
+	}
+	mt = calloc(1, sizeof(*mt));
+	if (!mt)
+		return NULL;
+	util_strlcpy(mt->name, name, sizeof(mt->name));
+	mt->last_value = NAN;
+	if (metric_checkpoint_path(m, v, name, &path) >= 0)
+		series_restore(m, v, &mt->series, path, name);
+	memmove(&v->metrics[at + 1], &v->metrics[at], (v->n_metrics - at) * sizeof(v->metrics[0]));
+	v->metrics[at] = mt;
+	v->n_metrics++;
+	log_info("manager: VM %s has a new metric '%s'", v->id.name, name);
+	return mt;
+}
+
+void manager_vms_metrics_apply(struct manager *m)
+{
+	struct manager_metric_push *q;
+	size_t n, cap;
+
+	/* Take the whole queue; the API thread starts a new one. */
+	pthread_mutex_lock(&m->pending_lock);
+	q = m->metric_queue;
+	n = m->metric_queue_n;
+	cap = m->metric_queue_cap;
+	m->metric_queue = NULL;
+	m->metric_queue_n = m->metric_queue_cap = 0;
+	pthread_mutex_unlock(&m->pending_lock);
+	(void)cap;
+
+	for (size_t i = 0; i < n; i++) {
+		struct manager_vm *v = vm_find(m, q[i].uuid);
+		struct manager_metric *mt;
+
+		if (!v) {
+			log_debug("manager: metric %s for %s: the VM is gone, dropped", q[i].name,
+				  q[i].uuid);
+			continue;
+		}
+		mt = vm_metric_get(m, v, q[i].name);
+		if (!mt)
+			continue;
+		mt->step_sum += q[i].value;
+		mt->step_n++;
+		mt->last_value = q[i].value;
+		mt->last_push_usec = q[i].received_usec;
+		mt->n_pushes++;
+	}
+	free(q);
 }
 
 void manager_vms_checkpoint_all(struct manager *m)

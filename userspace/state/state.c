@@ -66,6 +66,8 @@ void state_snapshot_free(struct state_snapshot *snap)
 {
 	if (!snap)
 		return;
+	for (size_t i = 0; snap->vms && i < snap->n_vms; i++)
+		free(snap->vms[i].metrics);
 	free(snap->vms);
 	free(snap);
 }
@@ -125,4 +127,27 @@ const struct state_vm *state_snapshot_find_vm(const struct state_snapshot *snap,
 		if (!strcmp(snap->vms[i].id.name, key))
 			return &snap->vms[i];
 	return NULL;
+}
+
+const struct state_metric *state_vm_find_metric(const struct state_vm *vm, const char *name)
+{
+	if (!vm || !name)
+		return NULL;
+	for (uint32_t i = 0; i < vm->n_metrics && i < STATE_METRICS_MAX; i++)
+		if (!strcmp(vm->metrics[i].name, name))
+			return &vm->metrics[i];
+	return NULL;
+}
+
+bool state_metric_name_valid(const char *name)
+{
+	size_t len = 0;
+
+	if (!name)
+		return false;
+	for (const char *p = name; *p; p++, len++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '.' || *p == '-'))
+			return false;
+	return len >= 1 && len < STATE_METRIC_NAME_MAX;
 }

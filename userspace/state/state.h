@@ -20,8 +20,11 @@
 #include "collect.h"
 #include "forecast.h"
 
-#define STATE_SAMPLES_MAX 120 /* recent samples kept per VM in a snapshot */
-#define STATE_HORIZON_MAX 64  /* forecast steps kept per VM and resource */
+#define STATE_SAMPLES_MAX	120 /* recent samples kept per VM in a snapshot */
+#define STATE_HORIZON_MAX	64  /* forecast steps kept per VM and resource */
+#define STATE_METRICS_MAX	8   /* application metrics per VM (pushed through the API) */
+#define STATE_METRIC_NAME_MAX	49  /* 48 characters of [a-z0-9_.-] and the NUL */
+#define STATE_METRIC_VALUES_MAX 32  /* recent step values kept per metric */
 
 enum state_resource {
 	STATE_RES_CPU,	   /* cores */
@@ -62,12 +65,32 @@ struct state_cpu_alloc {
 	int last_error;	  /* -errno of the last enforcement, 0 if fine */
 };
 
+/*
+ * An application metric (transactions per second, queue length, ...) pushed
+ * by the VM or an operator, averaged over each forecast step and forecast
+ * like a resource. Its unit is whatever the pusher means.
+ */
+struct state_metric {
+	char name[STATE_METRIC_NAME_MAX];
+	double last_value;	 /* the last value pushed */
+	uint64_t last_push_usec; /* CLOCK_MONOTONIC of that push */
+	uint64_t n_pushes;
+	uint32_t n_values; /* recent step means, oldest first (NAN: a step without pushes) */
+	double values[STATE_METRIC_VALUES_MAX];
+	struct state_forecast forecast;
+};
+
 struct state_vm {
 	struct hv_vm id;
 	uint32_t n_samples; /* oldest first */
 	struct collect_sample samples[STATE_SAMPLES_MAX];
 	struct state_forecast forecast[STATE_NR_RESOURCES];
 	struct state_cpu_alloc cpu;
+	enum forecast_model model; /* configured for this VM ([vm NAME] model, else [forecast]) */
+	bool model_overridden;	   /* by a [vm NAME] section */
+	/* Sorted by name; owned by the snapshot, allocated only for VMs that have metrics. */
+	uint32_t n_metrics; /* at most STATE_METRICS_MAX */
+	struct state_metric *metrics;
 };
 
 struct state_host {
@@ -103,7 +126,7 @@ int state_new(struct state **ret);
 /* Waits for readers and frees the last snapshot. */
 void state_free(struct state *st);
 
-/* Writer only. Takes ownership of snap (and snap->vms); sets its generation. */
+/* Writer only. Takes ownership of snap (snap->vms, their metrics); sets its generation. */
 void state_publish(struct state *st, struct state_snapshot *snap);
 
 /* Readers. The snapshot stays valid until state_read_end(); may be NULL. */
@@ -115,5 +138,9 @@ void state_read_end(void);
 void state_snapshot_free(struct state_snapshot *snap);
 /* Finds a VM by exact UUID, else exact name; NULL if none. */
 const struct state_vm *state_snapshot_find_vm(const struct state_snapshot *snap, const char *key);
+/* The VM's metric of that name; NULL if none. */
+const struct state_metric *state_vm_find_metric(const struct state_vm *vm, const char *name);
+/* A metric name: 1 to 48 characters of [a-z0-9_.-]. */
+bool state_metric_name_valid(const char *name);
 
 #endif

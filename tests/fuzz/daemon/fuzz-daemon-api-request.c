@@ -2,9 +2,11 @@
 /*
  * Fuzzes the API request path end to end: api_request_handle() over a
  * hand-built snapshot, with a hook handler. Every input must yield exactly
- * one line of valid JSON with "ok" true or false, and a hook event may only
- * reach the handler for a well-formed hook request.
+ * one line of valid JSON with "ok" true or false, a hook event may only
+ * reach the handler for a well-formed hook request, and a metric value only
+ * with a valid name, a finite bounded value and a VM of the snapshot.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,19 @@ static int on_hook(const struct api_hook_event *ev, struct api_hook_reply *reply
 	return 0;
 }
 
+static int on_metric(const struct api_metric_push *p, void *userdata)
+{
+	if (!state_metric_name_valid(p->name) || !isfinite(p->value) ||
+	    fabs(p->value) > API_METRIC_VALUE_MAX ||
+	    (strcmp(p->uuid, FAKE_UUID_WEB1) && strcmp(p->uuid, FAKE_UUID_DB2)))
+		abort();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct state *st;
-	static const struct api_handlers h = { .hook = on_hook };
+	static const struct api_handlers h = { .hook = on_hook, .metric = on_metric };
 	struct json_object *o, *ok;
 	char *resp = NULL;
 

@@ -3,12 +3,13 @@
  * prescientctl against the real API server serving a hand-built snapshot:
  * tables (values, units, alignment), --json (the daemon's data object as is),
  * errors and exit codes (0 ok, 1 error, 2 usage), an absent daemon, a daemon
- * that never answers (--timeout).
+ * that never answers (--timeout), application metrics shown and pushed.
  *
  * Usage: test-ctl PRESCIENTCTL          run the tests
  *        test-ctl --serve SOCKET        serve the fake snapshot until killed
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,23 @@
 
 static const char *ctl;
 static char sock[128];
+
+/* What the server's metric handler was given (it runs on the server thread). */
+static pthread_mutex_t pushed_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct api_metric_push pushed;
+static int n_pushed;
+
+static int on_metric(const struct api_metric_push *p, void *userdata)
+{
+	(void)userdata;
+	pthread_mutex_lock(&pushed_lock);
+	pushed = *p;
+	n_pushed++;
+	pthread_mutex_unlock(&pushed_lock);
+	return 0;
+}
+
+static const struct api_handlers handlers = { .metric = on_metric };
 
 static struct run_result run(const char *const *env, int n, ...)
 {
@@ -162,6 +180,19 @@ static void test_vm_detail(void)
 	check_has(row, "1.80");
 	check_has(row, "1.20");
 	check_has(row, "2.00");
+	/* the VM's model, and its application metric with its forecast */
+	check_has(r.out, "Forecasts (model holt, set for this VM)");
+	check_has(r.out, "Application metrics");
+	check_has(r.out, "tps: last value 1250.00, 2."); /* s ago: the fixture ages */
+	check_has(r.out, " s ago, 42 values pushed");
+	check_has(r.out, "tps (value): model holt, step 60 s");
+	check_has(r.out, "coverage 80%: -%, 95%: -%");
+	line_with(r.out, "1450.00", row, sizeof(row));
+	check_has(row, "2 min");
+	check_has(row, "1350.00");
+	check_has(row, "1400.00");
+	check_has(row, "1300.00");
+	check_has(row, "1500.00");
 	run_result_free(&r);
 
 	/* by UUID, through $PRESCIENT_SOCKET */
@@ -177,6 +208,9 @@ static void test_vm_detail(void)
 		check_has(r.out, "changed:    never");
 		check_has(r.out, "none yet");
 		check_has(r.out, strerror(EPERM));
+		check_has(r.out, "Forecasts (model auto)\n");
+		check_has(r.out, "m0: last value -");
+		check_has(r.out, "m7: last value -");
 		run_result_free(&r);
 	}
 }
@@ -207,6 +241,60 @@ static void test_json(void)
 	check_int_eq(r.status, 0);
 	check_has(r.out, "\"hostname\":\"testhost\"");
 	run_result_free(&r);
+}
+
+static void test_push(void)
+{
+	struct run_result r;
+
+	/* options before the command: a negative value is a value */
+	r = run(NULL, 6, "--socket", sock, "push", "web1", "queue.len", "-3.5");
+	check_int_eq(r.status, 0);
+	check_int_eq(r.out_len, 0);
+	check_int_eq(r.err_len, 0);
+	pthread_mutex_lock(&pushed_lock);
+	check_int_eq(n_pushed, 1);
+	check_str_eq(pushed.uuid, FAKE_UUID_WEB1);
+	check_str_eq(pushed.name, "queue.len");
+	check_double_near(pushed.value, -3.5, 0);
+	pthread_mutex_unlock(&pushed_lock);
+
+	r = (run_result_free(&r),
+	     run(NULL, 7, "--socket", sock, "--json", "push", FAKE_UUID_DB2, "m3", "1e3"));
+	check_int_eq(r.status, 0);
+	check_has(r.out, "\"accepted\":true");
+	check_has(r.out, "\"new\":false");
+	run_result_free(&r);
+
+	/* refused by the daemon: exit 1 with its reason */
+	r = run(NULL, 6, "--socket", sock, "push", "nope", "tps", "1");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "no VM named or with UUID \"nope\"");
+	run_result_free(&r);
+	r = run(NULL, 6, "--socket", sock, "push", "db-2", "m8", "1");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "already has 8 metrics");
+	run_result_free(&r);
+
+	/* refused before asking: exit 2 */
+	r = run(NULL, 6, "--socket", sock, "push", "web1", "Bad/Name", "1");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid metric name 'Bad/Name'");
+	run_result_free(&r);
+	r = run(NULL, 6, "--socket", sock, "push", "web1", "tps", "nan");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid value 'nan'");
+	run_result_free(&r);
+	r = run(NULL, 6, "--socket", sock, "push", "web1", "tps", "12x");
+	check_int_eq(r.status, 2);
+	run_result_free(&r);
+	r = run(NULL, 5, "--socket", sock, "push", "web1", "tps");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "'push' takes a VM, a metric name and a value");
+	run_result_free(&r);
+	pthread_mutex_lock(&pushed_lock);
+	check_int_eq(n_pushed, 2);
+	pthread_mutex_unlock(&pushed_lock);
 }
 
 static void test_errors(void)
@@ -254,6 +342,8 @@ static void test_errors(void)
 	check_int_eq(r.status, 0);
 	check_has(r.out, "Examples:");
 	check_has(r.out, "vm NAME|UUID");
+	check_has(r.out, "push VM NAME VALUE");
+	check_has(r.out, "[vm NAME] model");
 	check_has(r.out, "KiB/s");
 	run_result_free(&r);
 }
@@ -351,12 +441,13 @@ int main(int argc, char **argv)
 
 	state_thread_register();
 	check_int_eq(fake_state_new(&st), 0);
-	check_int_eq(api_server_start(&cfg, st, NULL, &srv), 0);
+	check_int_eq(api_server_start(&cfg, st, &handlers, &srv), 0);
 
 	test_status();
 	test_vms_table();
 	test_vm_detail();
 	test_json();
+	test_push();
 	test_errors();
 	test_timeout(dir);
 	test_config_socket(dir);

@@ -2,6 +2,7 @@
 /* The hand-built snapshot described in fake-state.h. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ static void fill_web1(struct state_vm *vm, uint64_t now)
 {
 	struct hv_vm *id = &vm->id;
 	struct state_forecast *f = &vm->forecast[STATE_RES_CPU];
+	struct state_metric *mt;
 
 	util_strlcpy(id->uuid, FAKE_UUID_WEB1, sizeof(id->uuid));
 	util_strlcpy(id->name, "web1", sizeof(id->name));
@@ -82,6 +84,39 @@ static void fill_web1(struct state_vm *vm, uint64_t now)
 	};
 	util_strlcpy(vm->cpu.reason, "raised: forecast upper 95% 2.10 cores within 5 steps",
 		     sizeof(vm->cpu.reason));
+
+	vm->model = FORECAST_HOLT;
+	vm->model_overridden = true;
+	vm->metrics = calloc(1, sizeof(*vm->metrics));
+	if (!vm->metrics)
+		return;
+	vm->n_metrics = 1;
+	mt = &vm->metrics[0];
+	util_strlcpy(mt->name, "tps", sizeof(mt->name));
+	mt->last_value = 1250;
+	mt->last_push_usec = now - 2000000;
+	mt->n_pushes = 42;
+	mt->n_values = 3;
+	mt->values[0] = 1000;
+	mt->values[1] = NAN; /* a step without pushes */
+	mt->values[2] = 1200;
+	mt->forecast = (struct state_forecast){
+		.valid = true,
+		.model = FORECAST_HOLT,
+		.step_sec = 60,
+		.origin_usec = now - 1000000,
+		.horizon = 2,
+		.coverage80 = NAN,
+		.coverage95 = NAN,
+	};
+	for (uint32_t i = 0; i < 2; i++) {
+		struct forecast_point *p = &mt->forecast.points[i];
+
+		p->mean = 1300 + 100 * i;
+		p->n_levels = 2;
+		p->iv[0] = (struct forecast_interval){ 0.80, p->mean - 50, p->mean + 50 };
+		p->iv[1] = (struct forecast_interval){ 0.95, p->mean - 100, p->mean + 100 };
+	}
 }
 
 static void fill_db2(struct state_vm *vm)
@@ -100,6 +135,17 @@ static void fill_db2(struct state_vm *vm)
 	vm->cpu.demand_upper_cores = NAN;
 	vm->cpu.last_error = -EPERM;
 	util_strlcpy(vm->cpu.reason, "not managed: no forecast yet", sizeof(vm->cpu.reason));
+
+	/* as many metrics as a VM may have, none with values yet */
+	vm->model = FORECAST_AUTO;
+	vm->metrics = calloc(STATE_METRICS_MAX, sizeof(*vm->metrics));
+	if (!vm->metrics)
+		return;
+	vm->n_metrics = STATE_METRICS_MAX;
+	for (uint32_t i = 0; i < STATE_METRICS_MAX; i++) {
+		snprintf(vm->metrics[i].name, sizeof(vm->metrics[i].name), "m%u", i);
+		vm->metrics[i].last_value = NAN;
+	}
 }
 
 struct state_snapshot *fake_snapshot_new(uint64_t now)

@@ -5,9 +5,12 @@
  *
  *   web1  11111111-2222-3333-4444-555555555555  running, 4 vCPUs, 2 GiB,
  *         3 samples (last: 1.5 cores, 1 GiB, 2 MiB/s read, 512 KiB/s rx),
- *         CPU forecast (holt, 3 steps), CPU managed at 2.25 cores
+ *         CPU forecast (holt, 3 steps), CPU managed at 2.25 cores,
+ *         model holt set for this VM, metric "tps" (last 1250, step values
+ *         1000, null, 1200; holt forecast 1300, 1400)
  *   db-2  aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee  paused, 2 vCPUs, 1 GiB,
- *         no samples and no forecast (everything null)
+ *         no samples and no forecast (everything null), model auto,
+ *         STATE_METRICS_MAX metrics m0..m7 without values (full)
  */
 #ifndef PRESCIENT_TESTS_FAKE_STATE_H
 #define PRESCIENT_TESTS_FAKE_STATE_H

@@ -159,6 +159,62 @@ static const struct parse_case parse_cases[] = {
 	{ "{\"cmd\":\"vm\",\"vm\":\"\xff\xfe\"}", false, "invalid JSON" }, /* not UTF-8 */
 	{ "{\"cmd\":\"vm\",\"vm\":\"caf\xc3\xa9\"}", true, NULL },
 	{ "{\"cmd\":\"status\",}", false, "invalid JSON" },
+	/* application metrics (json-c takes NaN and Infinity even when strict) */
+	{ "{\"cmd\":\"metric\",\"vm\":\"w\",\"name\":\"t\",\"value\":Infinity}", false,
+	  "finite number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"w\",\"name\":\"t\",\"value\":-Infinity}", false,
+	  "finite number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"w\",\"name\":\"t\",\"value\":1e400}", false,
+	  "finite number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":12.5}", true, NULL },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"queue.len-2_x\",\"value\":-3}", true,
+	  NULL },
+	{ "{\"cmd\":\"metric\",\"vm\":\"" FAKE_UUID_WEB1 "\",\"name\":\"t\",\"value\":0,"
+	  "\"time_usec\":1700000000000000}",
+	  true, NULL },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":"
+	  "\"a23456789012345678901234567890123456789012345678\",\"value\":1}",
+	  true, NULL }, /* 48 characters */
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":"
+	  "\"a234567890123456789012345678901234567890123456789\",\"value\":1}",
+	  false, "1 to 48 characters" },
+	{ "{\"cmd\":\"metric\",\"name\":\"tps\",\"value\":1}", false, "needs \"vm\"" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"value\":1}", false, "needs \"name\"" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\"}", false, "needs \"value\"" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"TPS\",\"value\":1}", false,
+	  "1 to 48 characters of a-z" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"../x\",\"value\":1}", false,
+	  "1 to 48 characters" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"a b\",\"value\":1}", false,
+	  "1 to 48 characters" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"\",\"value\":1}", false,
+	  "1 to 48 characters" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":7,\"value\":1}", false,
+	  "1 to 48 characters" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":\"12\"}", false,
+	  "\"value\" must be a number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":null}", false,
+	  "\"value\" must be a number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":true}", false,
+	  "\"value\" must be a number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":[1]}", false,
+	  "\"value\" must be a number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":2e15}", false,
+	  "finite number of magnitude" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":-99999999999999999999}",
+	  false, "finite number of magnitude" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":NaN}", false,
+	  "finite number" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,\"unit\":\"x\"}", false,
+	  "unknown key \"unit\" for \"metric\"" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,\"time_usec\":1.5}",
+	  false, "\"time_usec\" must be an integer" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,\"time_usec\":-5}",
+	  false, "positive integer" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,\"time_usec\":\"x\"}",
+	  false, "\"time_usec\" must be an integer" },
+	{ "{\"cmd\":\"metric\",\"vm\":\"a\\tb\",\"name\":\"tps\",\"value\":1}", false,
+	  "control characters" },
 };
 
 static void test_parse_table(void)
@@ -205,6 +261,20 @@ static void test_parse_fields(void)
 	check_str_eq(req.hook.sub_op, "-");
 	check_str_eq(req.hook.extra, "-");
 	check_str_eq(req.hook.uuid, "");
+
+	l = "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"queue.len\",\"value\":-2.5,"
+	    "\"time_usec\":1700000000000001}";
+	check_int_eq(api_request_parse(l, strlen(l), &req, err, sizeof(err)), 0);
+	check_int_eq(req.cmd, API_CMD_METRIC);
+	check_str_eq(req.vm, "web1");
+	check_str_eq(req.metric.vm, "web1");
+	check_str_eq(req.metric.name, "queue.len");
+	check_double_near(req.metric.value, -2.5, 0);
+	check(req.metric.time_usec == 1700000000000001ULL);
+	l = "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":7}";
+	check_int_eq(api_request_parse(l, strlen(l), &req, err, sizeof(err)), 0);
+	check_double_near(req.metric.value, 7, 0);
+	check(req.metric.time_usec == 0);
 
 	/* NUL bytes inside the line and over-long lines */
 	check(api_request_parse("{\"cmd\":\"vms\"}\0x", 15, &req, err, sizeof(err)) < 0);
@@ -294,6 +364,8 @@ static void test_responses(struct state *st)
 	check_double_near(jnum(o, "data.vms.1.net_rx_bps"), 524288.0, 0);
 	check_double_near(jnum(o, "data.vms.1.cpu_alloc_cores"), 2.25, 1e-9);
 	check_double_near(jnum(o, "data.vms.1.cpu_upper_cores"), 2.1, 1e-9);
+	check_int_eq((int)jnum(o, "data.vms.1.metric_count"), 1);
+	check_int_eq((int)jnum(o, "data.vms.0.metric_count"), STATE_METRICS_MAX);
 	json_object_put(o);
 
 	o = handle(st, NULL, "{\"cmd\":\"vm\",\"vm\":\"web1\"}");
@@ -320,6 +392,33 @@ static void test_responses(struct state *st)
 	check(jbool(o, "data.cpu_reservation.managed"));
 	check_double_near(jnum(o, "data.cpu_reservation.cores"), 2.25, 1e-9);
 	check(strstr(jstr(o, "data.cpu_reservation.reason") ?: "", "raised") != NULL);
+	check_str_eq(jstr(o, "data.model"), "holt");
+	check(jbool(o, "data.model_overridden"));
+	check_double_near(jnum(o, "data.metrics.tps.last_value"), 1250, 0);
+	check(jnum(o, "data.metrics.tps.last_push_age_sec") >= 1.9); /* the fixture ages */
+	check(jnum(o, "data.metrics.tps.last_push_age_sec") < 600);
+	check_int_eq((int)jnum(o, "data.metrics.tps.pushes"), 42);
+	check_int_eq(json_object_array_length(jget(o, "data.metrics.tps.step_values")), 3);
+	check_double_near(jnum(o, "data.metrics.tps.step_values.0"), 1000, 0);
+	check(jget(o, "data.metrics.tps.step_values.1") == NULL); /* no pushes: null */
+	check_double_near(jnum(o, "data.metrics.tps.step_values.2"), 1200, 0);
+	check(jbool(o, "data.metrics.tps.forecast.valid"));
+	check_str_eq(jstr(o, "data.metrics.tps.forecast.unit"), "value");
+	check_str_eq(jstr(o, "data.metrics.tps.forecast.model"), "holt");
+	check(jhas(o, "data.metrics.tps.forecast.coverage.80") &&
+	      jget(o, "data.metrics.tps.forecast.coverage.80") == NULL);
+	check_int_eq(json_object_array_length(jget(o, "data.metrics.tps.forecast.points")), 2);
+	check_double_near(jnum(o, "data.metrics.tps.forecast.points.1.mean"), 1400, 0);
+	check_double_near(jnum(o, "data.metrics.tps.forecast.points.1.intervals.0.lo"), 1350, 0);
+	json_object_put(o);
+
+	o = handle(st, NULL, "{\"cmd\":\"vm\",\"vm\":\"db-2\"}");
+	check_str_eq(jstr(o, "data.model"), "auto");
+	check(!jbool(o, "data.model_overridden"));
+	check_int_eq(json_object_object_length(jget(o, "data.metrics")), STATE_METRICS_MAX);
+	check(jhas(o, "data.metrics.m7.last_value") &&
+	      jget(o, "data.metrics.m7.last_value") == NULL);
+	check(!jbool(o, "data.metrics.m7.forecast.valid"));
 	json_object_put(o);
 
 	/* by UUID, in upper case too; newest samples only */
@@ -407,6 +506,117 @@ static void test_hook_requests(struct state *st)
 	check(!jbool(o, "ok"));
 	check_int_eq(log.n, 0);
 	json_object_put(o);
+}
+
+struct metric_log {
+	int n;
+	struct api_metric_push last;
+	int fail_with;
+};
+
+static int on_metric(const struct api_metric_push *p, void *userdata)
+{
+	struct metric_log *log = userdata;
+
+	log->n++;
+	log->last = *p;
+	return log->fail_with;
+}
+
+static void test_metric_requests(struct state *st)
+{
+	struct metric_log log = { 0 };
+	struct api_handlers h = { .metric = on_metric, .userdata = &log };
+	struct api_handlers hook_only = { .hook = on_hook };
+	char line[256];
+	struct json_object *o;
+
+	o = handle(st, &hook_only,
+		   "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "does not take metric values") != NULL);
+	json_object_put(o);
+
+	/* by name: resolved to the UUID; a known metric */
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":12.5}");
+	check(jbool(o, "ok"));
+	check(jbool(o, "data.accepted"));
+	check(!jbool(o, "data.new"));
+	check_str_eq(jstr(o, "data.uuid"), FAKE_UUID_WEB1);
+	check_int_eq(log.n, 1);
+	check_str_eq(log.last.uuid, FAKE_UUID_WEB1);
+	check_str_eq(log.last.name, "tps");
+	check_double_near(log.last.value, 12.5, 0);
+	check(log.last.received_usec > 0);
+	json_object_put(o);
+
+	/* by UUID in upper case; a new metric */
+	o = handle(st, &h,
+		   "{\"cmd\":\"metric\",\"vm\":\"11111111-2222-3333-4444-555555555555\","
+		   "\"name\":\"queue\",\"value\":-1}");
+	check(jbool(o, "ok"));
+	check(jbool(o, "data.new"));
+	check_int_eq(log.n, 2);
+	json_object_put(o);
+
+	/* unknown VM, full VM (a known metric of it still goes), queue full, refused */
+	log.n = 0;
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"nope\",\"name\":\"tps\",\"value\":1}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "no VM named or with UUID \"nope\"") != NULL);
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"db-2\",\"name\":\"m8\",\"value\":1}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "already has 8 metrics") != NULL);
+	json_object_put(o);
+	check_int_eq(log.n, 0);
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"db-2\",\"name\":\"m3\",\"value\":1}");
+	check(jbool(o, "ok"));
+	check_int_eq(log.n, 1);
+	json_object_put(o);
+	log.fail_with = -ENOBUFS;
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"db-2\",\"name\":\"m3\",\"value\":1}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "queue is full") != NULL);
+	json_object_put(o);
+	log.fail_with = -EPERM;
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"db-2\",\"name\":\"m3\",\"value\":1}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "refused") != NULL);
+	json_object_put(o);
+	log.fail_with = 0;
+
+	/* time_usec: the host's clock, give or take an hour */
+	log.n = 0;
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,"
+		 "\"time_usec\":%llu}",
+		 (unsigned long long)(util_realtime_usec() - 60 * USEC_PER_SEC));
+	o = handle(st, &h, line);
+	check(jbool(o, "ok"));
+	json_object_put(o);
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,"
+		 "\"time_usec\":%llu}",
+		 (unsigned long long)(util_realtime_usec() - 2 * 3600 * USEC_PER_SEC));
+	o = handle(st, &h, line);
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "host's clock") != NULL);
+	json_object_put(o);
+	snprintf(line, sizeof(line),
+		 "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"tps\",\"value\":1,"
+		 "\"time_usec\":%llu}",
+		 (unsigned long long)(util_realtime_usec() + 2 * 3600 * USEC_PER_SEC));
+	o = handle(st, &h, line);
+	check(!jbool(o, "ok"));
+	json_object_put(o);
+	check_int_eq(log.n, 1);
+
+	/* a bad request never reaches the handler */
+	o = handle(st, &h, "{\"cmd\":\"metric\",\"vm\":\"web1\",\"name\":\"Bad\",\"value\":1}");
+	check(!jbool(o, "ok"));
+	json_object_put(o);
+	check_int_eq(log.n, 1);
 }
 
 /* ---- the server ------------------------------------------------------------ */
@@ -688,6 +898,7 @@ int main(void)
 	test_responses(st);
 	test_no_state();
 	test_hook_requests(st);
+	test_metric_requests(st);
 	test_server_basic(st);
 	test_server_hostile(st);
 	state_free(st);

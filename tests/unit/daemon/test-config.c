@@ -76,6 +76,25 @@ static const struct value_case value_cases[] = {
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
 	  false, "at most 107 bytes" },
 	{ "[daemon\nlog_level = info\n", false, "syntax error" },
+	/* [vm NAME] */
+	{ "[vm web1]\nmodel = naive\n", true, NULL },
+	{ "[vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11]\nmodel = arima\ncpu_manage = no\n", true,
+	  NULL },
+	{ "[vm   my vm  ]\ncpu_manage = yes\n", true, NULL },
+	{ "[vm a23456789012345678901234567890123456789012345]\nmodel = auto\n", true,
+	  NULL }, /* 45 characters */
+	{ "[vm a234567890123456789012345678901234567890123456]\nmodel = auto\n", false,
+	  "longer than 45 characters" },
+	{ "[vm a23456789012345678901234567890123456789012345678901234567890]\nmodel = auto\n",
+	  false, "name the VM by its UUID" },
+	{ "[vm]\nmodel = naive\n", false, "needs a VM name or UUID" },
+	{ "[vm  ]\nmodel = naive\n", false, "needs a VM name or UUID" },
+	{ "[vmweb1]\nmodel = naive\n", false, "unknown section [vmweb1]" },
+	{ "[vm web1]\nmodel = prophet\n", false, "[vm web1] model = 'prophet' is not valid" },
+	{ "[vm web1]\ncpu_manage = maybe\n", false, "[vm web1] cpu_manage = 'maybe'" },
+	{ "[vm web1]\nhorizon = 5\n", false, "[vm web1] unknown key 'horizon'" },
+	{ "[vm web1]\n\nmodel = holt\n[vm web2]\nmodel = lstm\n[vm web1]\nmodel = bad\n", false,
+	  "t.conf:7: [vm web1] model = 'bad'" },
 	{ "[daemon]\nlog_level\n", false, "syntax error" },
 };
 
@@ -163,6 +182,57 @@ static void test_values_land(void)
 	check_int_eq(r, 0);
 	check_double_near(cfg.cpu_min_cores, 2, 1e-12);
 	check_int_eq(cfg.horizon_steps, 20);
+}
+
+static void test_vm_sections(void)
+{
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX] = "", text[8192];
+	const struct config_vm *v;
+	bool over;
+	size_t off = 0;
+
+	config_init_defaults(&cfg);
+	check_int_eq(config_parse_string_ex(
+			     "[forecast]\nmodel = holt\n"
+			     "[vm web1]\nmodel = naive\n"
+			     "[vm 6F1C1A3E-0C1B-4F5E-9D2A-2B7F0B9E4C11]\ncpu_manage = no\n"
+			     "[vm  web 2 ]\ncpu_manage = yes\nmodel = auto\n"
+			     "[vm web1]\ncpu_manage = off\n",
+			     "t.conf", &cfg, err, sizeof(err)),
+		     0);
+	check_int_eq(cfg.n_vms, 3); /* the same name again merges */
+	v = config_vm_find(&cfg, "web1", "");
+	check(v && v->has_model && v->model == FORECAST_NAIVE && v->has_cpu_manage &&
+	      !v->cpu_manage);
+	check_int_eq(config_vm_model(&cfg, "web1", NULL, &over), FORECAST_NAIVE);
+	check(over);
+	check(!config_vm_cpu_manage(&cfg, "web1", NULL));
+	/* by UUID, in any case, before the name */
+	check_int_eq(config_vm_model(&cfg, "web1", "6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11", &over),
+		     FORECAST_HOLT);
+	check(!over);
+	check(!config_vm_cpu_manage(&cfg, "other", "6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11"));
+	/* blanks around the name are not part of it */
+	check_int_eq(config_vm_model(&cfg, "web 2", NULL, &over), FORECAST_AUTO);
+	check(over);
+	check(config_vm_cpu_manage(&cfg, "web 2", NULL));
+	/* no section: the global settings */
+	check_int_eq(config_vm_model(&cfg, "db", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", &over),
+		     FORECAST_HOLT);
+	check(!over);
+	check(config_vm_cpu_manage(&cfg, "db", NULL));
+	check(config_vm_find(&cfg, "WEB1", NULL) == NULL); /* names are exact */
+
+	/* bounded: CONFIG_VMS_MAX sections, the next one is refused with its line */
+	for (int i = 0; i <= CONFIG_VMS_MAX; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "[vm v%d]\nmodel = ses\n",
+					i);
+	config_init_defaults(&cfg);
+	check(config_parse_string_ex(text, "t.conf", &cfg, err, sizeof(err)) < 0);
+	check(strstr(err, "more than 64 [vm NAME] sections") != NULL);
+	check(strncmp(err, "t.conf:130:", 11) == 0);
+	check_int_eq(cfg.n_vms, 0); /* nothing applied */
 }
 
 static void test_line_numbers(void)
@@ -360,6 +430,7 @@ int main(void)
 	test_value_table();
 	test_values_land();
 	test_line_numbers();
+	test_vm_sections();
 	test_load_dropins();
 	test_example_file();
 	test_socket_path();

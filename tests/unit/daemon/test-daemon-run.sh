@@ -6,7 +6,11 @@
 # running on a SIGHUP with a broken drop-in (the running configuration
 # stays), applies a good one (dry-run shows in status), runs on when the
 # hypervisor is missing (a clear warning, status says not connected) and
-# stops cleanly on SIGTERM, removing its socket.
+# stops cleanly on SIGTERM, removing its socket. With a 1 s forecast step,
+# application metric values pushed with prescientctl get a forecast once 12
+# steps have values, with the model of the VM's [vm NAME] section; bad pushes
+# are refused with the reason, and the metric's forecaster is checkpointed on
+# SIGTERM and restored at the next start.
 # Usage: test-daemon-run.sh PRESCIENTD PRESCIENTCTL
 set -euo pipefail
 D=$1 CTL=$2
@@ -55,6 +59,9 @@ write_config test:///default
 start
 wait_for ctl_matches '"connected":true' --json status || fail "not connected to test:///default"
 ctl_matches "enforcing" status || fail "status does not say enforcing"
+wait_for ctl_matches '"name":"test"' --json vms || fail "the test driver's VM is not listed"
+ctl_matches '"model":"auto","model_overridden":false' --json vm test ||
+	fail "the VM's model is not the global one without a [vm test] section"
 
 # 2. SIGHUP with a broken drop-in: refused, daemon alive, nothing changed.
 printf '[cpu]\nheadroom = plenty\n' >"$dir/prescient.conf.d/50-test.conf"
@@ -90,4 +97,74 @@ status=0
 wait "$pid" || status=$?
 pid=
 [[ $status == 0 ]] || fail "exit status $status on SIGTERM without libvirtd"
-echo "ok: test driver, broken and good reloads, SIGTERM, missing libvirtd"
+
+# 6. Application metrics, with a [vm test] model override and a fast step.
+write_config test:///default
+printf '[forecast]\nstep = 1s\n[vm test]\nmodel = naive\n' >"$dir/prescient.conf.d/60-vm.conf"
+start
+wait_for ctl_matches '"name":"test"' --json vms || fail "the test driver's VM is not listed"
+ctl_matches '"model":"naive","model_overridden":true' --json vm test ||
+	fail "[vm test] model = naive not shown"
+out=$(ctl push nosuchvm tps 1 2>&1) && fail "push to an unknown VM accepted"
+grep -q 'no VM named' <<<"$out" || fail "unknown VM: unclear error: $out"
+status=0
+ctl push test 'Bad Name' 1 >/dev/null 2>&1 || status=$?
+[[ $status == 2 ]] || fail "bad metric name: exit $status, expected 2"
+status=0
+ctl push test tps nan >/dev/null 2>&1 || status=$?
+[[ $status == 2 ]] || fail "NaN value: exit $status, expected 2"
+metric_ready() {
+	ctl --json vm test | grep -q '"tps":{[^}]*"forecast":{"unit":"value","valid":true,"model":"naive"'
+}
+ok=
+for ((i = 0; i < 200; i++)); do # 40 s at most; 12 steps of 1 s are needed
+	ctl push test tps $((100 + i % 7)) || fail "push refused"
+	if ((i % 5 == 4)) && metric_ready; then
+		ok=1
+		break
+	fi
+	sleep 0.2
+done
+[[ -n $ok ]] || fail "no valid naive forecast of the pushed metric: $(ctl --json vm test)"
+ctl vm test | grep -q "tps: last value" || fail "'prescientctl vm' does not show the metric"
+ctl vm test | grep -q "Forecasts (model naive, set for this VM)" ||
+	fail "'prescientctl vm' does not show the VM's model"
+# At most 8 metrics per VM: the ninth is refused with the reason.
+for n in m1 m2 m3 m4 m5 m6 m7; do
+	ctl push test "$n" 1 || fail "push of metric $n refused"
+done
+wait_for ctl_matches '"metric_count":8' --json vms || fail "8 metrics not shown"
+out=$(ctl push test m8 1 2>&1) && fail "a ninth metric accepted"
+grep -q 'already has 8 metrics' <<<"$out" || fail "ninth metric: unclear error: $out"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[[ $status == 0 ]] || fail "exit status $status on SIGTERM with metrics"
+ls "$dir"/state/forecast/*.metric.tps.ckpt >/dev/null 2>&1 || fail "metric not checkpointed"
+
+# 7. Restart: the metric's forecaster comes back on its next value.
+start
+wait_for ctl_matches '"name":"test"' --json vms || fail "the test driver's VM is not listed"
+ctl push test tps 100 || fail "push refused after restart"
+wait_for grep -q "restored tps forecaster of test" "$dir/log" || fail "metric forecaster not restored"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[[ $status == 0 ]] || fail "exit status $status on SIGTERM after restore"
+
+# 8. Another model for the VM: the naive checkpoint is not restored.
+printf '[forecast]\nstep = 1s\n[vm test]\nmodel = holt\n' >"$dir/prescient.conf.d/60-vm.conf"
+start
+wait_for ctl_matches '"model":"holt","model_overridden":true' --json vm test ||
+	fail "[vm test] model = holt not shown"
+ctl push test tps 100 || fail "push refused after the model change"
+wait_for grep -q "tps forecaster of test was checkpointed with model naive, holt is configured" \
+	"$dir/log" || fail "a checkpoint of another model was restored"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[[ $status == 0 ]] || fail "exit status $status on SIGTERM after a model change"
+echo "ok: test driver, broken and good reloads, SIGTERM, missing libvirtd, metrics, [vm] model"
