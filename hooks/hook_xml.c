@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hook_xml.h"
+#include "util.h"
 
 static const char *find(const char *p, const char *end, const char *needle)
 {
@@ -24,24 +25,6 @@ static const char *find(const char *p, const char *end, const char *needle)
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool uuid_ok(const char *s, size_t n)
-{
-	if (n != HOOK_UUID_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			     (c >= 'A' && c <= 'F'))) {
-			return false;
-		}
-	}
-	return true;
 }
 
 /* The end of a start or end tag: the '>' not inside a quoted attribute value. */
@@ -153,7 +136,7 @@ int hook_xml_domain_id(const char *xml, size_t len, struct hook_domain_id *ret)
 	}
 	if (!in_domain)
 		return -EINVAL;
-	if (id.uuid[0] && !uuid_ok(id.uuid, strlen(id.uuid)))
+	if (id.uuid[0] && !util_uuid_valid(id.uuid))
 		id.uuid[0] = '\0';
 	*ret = id;
 	return 0;

@@ -154,24 +154,6 @@ static bool text_ok(const char *s)
 	return true;
 }
 
-static bool uuid_ok(const char *s)
-{
-	if (strlen(s) != HV_UUID_LEN)
-		return false;
-	for (int i = 0; i < HV_UUID_LEN; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			     (c >= 'A' && c <= 'F'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 static int parse_hook(struct json_object *obj, struct api_hook_event *ev, char *errbuf,
 		      size_t errbuf_size)
 {
@@ -222,7 +204,7 @@ static int parse_hook(struct json_object *obj, struct api_hook_event *ev, char *
 			return fail(errbuf, errbuf_size,
 				    "\"%s\" must not contain control characters", fields[i].key);
 	}
-	if (ev->uuid[0] && !uuid_ok(ev->uuid))
+	if (ev->uuid[0] && !util_uuid_valid(ev->uuid))
 		return fail(errbuf, errbuf_size,
 			    "\"uuid\" must look like 8-4-4-4-12 hex digits, e.g. "
 			    "\"6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11\"");

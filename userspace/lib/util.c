@@ -353,6 +353,21 @@ bool util_streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+bool util_uuid_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 int util_mkdir_p(const char *path, unsigned mode)
 {
 	char buf[PATH_MAX];

@@ -43,6 +43,8 @@ uint64_t util_realtime_usec(void); /* CLOCK_REALTIME */
 /* Copies at most size-1 bytes and always terminates; -ENAMETOOLONG on truncation. */
 int util_strlcpy(char *dst, const char *src, size_t size);
 bool util_streq(const char *a, const char *b);
+/* The 36-character text form of a UUID (8-4-4-4-12 hex digits, any case). */
+bool util_uuid_valid(const char *s);
 /* mkdir -p with mode for each created component. */
 int util_mkdir_p(const char *path, unsigned mode);
 

@@ -81,5 +81,11 @@ int main(void)
 	check_int_eq(util_strlcpy(small, "abc", sizeof(small)), 0);
 	check_int_eq(util_strlcpy(small, "abcd", sizeof(small)), -ENAMETOOLONG);
 	check_str_eq(small, "abc");
+	check(util_uuid_valid("c7a5fdbd-cdaf-9455-926A-d65c16db1809"));
+	check(!util_uuid_valid("c7a5fdbd-cdaf-9455-926a-d65c16db180"));
+	check(!util_uuid_valid("c7a5fdbd-cdaf-9455-926a-d65c16db1809x"));
+	check(!util_uuid_valid("c7a5fdbdxcdaf-9455-926a-d65c16db1809"));
+	check(!util_uuid_valid("g7a5fdbd-cdaf-9455-926a-d65c16db1809"));
+	check(!util_uuid_valid(NULL));
 	return test_result();
 }
