@@ -108,6 +108,7 @@ struct manager {
 
 	uint64_t started_usec, started_wall_usec;
 	uint64_t ticks, last_tick_usec, last_tick_cost_usec;
+	uint64_t hv_stats_until; /* ask libvirt's bulk statistics until this tick */
 	uint64_t last_step_usec;
 	struct plan_cpu_params cpu_params;
 };
