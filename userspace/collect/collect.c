@@ -145,6 +145,7 @@ struct collect {
 	struct collect_nl *nl;
 	struct collect_bpf *bpf;
 	bool bpf_wanted;
+	bool bpf_stale; /* the probes were not told the current VM set */
 	struct vm_state *states;
 	size_t n_states;
 	uint64_t set_hash; /* identity of the VM list the BPF side and sharing were computed for */
@@ -1069,12 +1070,15 @@ int collect_sample(struct collect *c, const struct hv_vm *vms, size_t n_vms,
 			if (r < 0)
 				log_debug_errno(
 					r, "collect: cannot give the VMs to BPF, ignoring: %m");
+			/* Its slots still describe the old set: read none, retry next tick. */
+			c->bpf_stale = r < 0;
 			/* BPF counts a tap's traffic only if the tap existed when it was told. */
 			for (size_t i = 0; i < n_vms; i++)
 				states[i].bpf_taps_ok =
 					r >= 0 && taps_resolve(c, &vms[i], nl_ok, &unused);
 		}
-		c->set_hash = set_hash;
+		if (!c->bpf_stale)
+			c->set_hash = set_hash;
 	} else {
 		for (size_t i = 0; i < n_vms; i++) {
 			states[i].shared = c->states[i].shared;
@@ -1090,7 +1094,7 @@ int collect_sample(struct collect *c, const struct hv_vm *vms, size_t n_vms,
 
 		rd.mem_v2 = rd.mem_v1 = rd.mem_lv = NAN;
 		rd.psi_cpu = rd.psi_mem = rd.psi_io = NAN;
-		if (c->bpf)
+		if (c->bpf && !c->bpf_stale)
 			read_bpf(c, st, &vms[i], i, &rd);
 		read_cgroup_v2(c, st, &vms[i], &rd);
 		read_cgroup_v1(c, st, &vms[i], &rd);

@@ -423,9 +423,14 @@ static int response_ok(struct json_object *data, char **ret)
 		json_object_put(data);
 		return -ENOMEM;
 	}
-	if (json_object_object_add(o, "ok", json_object_new_boolean(true)) < 0 ||
-	    json_object_object_add(o, "data", data) < 0)
+	if (json_object_object_add(o, "ok", json_object_new_boolean(true)) < 0) {
+		json_object_put(data);
 		return -ENOMEM;
+	}
+	if (json_object_object_add(o, "data", data) < 0) {
+		json_object_put(data); /* not taken by o on failure */
+		return -ENOMEM;
+	}
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)

@@ -210,6 +210,8 @@ int main(int argc, char **argv)
 	r = manager_new(&cfg, o.config_path, o.config_given, &m);
 	if (r < 0)
 		return 1;
+	m->override_dry_run = o.dry_run;
+	m->override_log_level = o.log_level;
 	log_info("prescientd %s started%s", PRESCIENT_VERSION,
 		 cfg.dry_run ? " in dry-run mode" : "");
 	r = manager_run(m);

@@ -270,6 +270,50 @@ static void manager_on_wake(struct manager *m)
 	}
 }
 
+/*
+ * Settings that only take effect at start: the running value is kept and a
+ * changed one is named, so that status never shows what is not in effect.
+ */
+static void manager_reload_keep_restart_only(const struct config *run, struct config *cfg)
+{
+	char changed[256] = "";
+
+#define KEEP_STR(field, name)                                                                      \
+	do {                                                                                       \
+		if (strcmp(cfg->field, run->field))                                                \
+			strncat(changed, " " name, sizeof(changed) - strlen(changed) - 1);         \
+		memcpy(cfg->field, run->field, sizeof(cfg->field));                                \
+	} while (0)
+#define KEEP_NUM(field, name)                                                                      \
+	do {                                                                                       \
+		if (cfg->field != run->field)                                                      \
+			strncat(changed, " " name, sizeof(changed) - strlen(changed) - 1);         \
+		cfg->field = run->field;                                                           \
+	} while (0)
+	KEEP_STR(libvirt_uri, "[libvirt]uri");
+	KEEP_STR(run_dir, "[daemon]run_dir");
+	KEEP_STR(state_dir, "[daemon]state_dir");
+	KEEP_STR(api_socket, "[api]socket");
+	KEEP_STR(cgroup_root, "[collect]cgroup_root");
+	KEEP_STR(proc_root, "[collect]proc_root");
+	KEEP_NUM(forecast_step_usec, "[forecast]step");
+	KEEP_NUM(horizon_steps, "[forecast]horizon");
+	KEEP_NUM(history_steps, "[forecast]history");
+	KEEP_NUM(api_max_clients, "[api]max_clients");
+	KEEP_NUM(api_client_timeout_usec, "[api]client_timeout");
+	KEEP_NUM(bpf, "[collect]bpf");
+	KEEP_NUM(netlink, "[collect]netlink");
+	KEEP_NUM(keepalive_interval_sec, "[libvirt]keepalive_interval");
+	KEEP_NUM(keepalive_count, "[libvirt]keepalive_count");
+	KEEP_NUM(reconnect_delay_usec, "[libvirt]reconnect_delay");
+#undef KEEP_STR
+#undef KEEP_NUM
+	if (changed[0])
+		log_warning(
+			"manager: these settings change only after a restart, kept as running:%s",
+			changed);
+}
+
 static void manager_reload(struct manager *m)
 {
 	struct config cfg;
@@ -283,20 +327,17 @@ static void manager_reload(struct manager *m)
 		manager_notify("READY=1");
 		return;
 	}
-	if (strcmp(cfg.libvirt_uri, m->cfg.libvirt_uri) || strcmp(cfg.run_dir, m->cfg.run_dir) ||
-	    strcmp(cfg.state_dir, m->cfg.state_dir) ||
-	    cfg.forecast_step_usec != m->cfg.forecast_step_usec)
-		log_warning("manager: libvirt uri, run_dir, state_dir and forecast step change "
-			    "only after a restart");
 	if (cfg.n_vms != m->cfg.n_vms || memcmp(cfg.vms, m->cfg.vms, sizeof(cfg.vms)) ||
 	    cfg.model != m->cfg.model)
 		log_info("manager: forecast models changed: they apply to forecasters created from "
 			 "now on (new VMs and metrics, or after a restart); cpu_manage applies at "
 			 "once");
-	strcpy(cfg.libvirt_uri, m->cfg.libvirt_uri);
-	strcpy(cfg.run_dir, m->cfg.run_dir);
-	strcpy(cfg.state_dir, m->cfg.state_dir);
-	cfg.forecast_step_usec = m->cfg.forecast_step_usec;
+	manager_reload_keep_restart_only(&m->cfg, &cfg);
+	/* What the command line said wins over the file, on reload as at start. */
+	if (m->override_dry_run >= 0)
+		cfg.dry_run = m->override_dry_run;
+	if (m->override_log_level >= 0)
+		cfg.log_level = m->override_log_level;
 	m->cfg = cfg;
 	log_set_max_level(cfg.log_level);
 	manager_plan_params(m);
@@ -394,7 +435,13 @@ int manager_new(const struct config *cfg, const char *config_path, bool config_r
 	pthread_mutex_init(&m->pending_lock, NULL);
 	m->cfg = *cfg;
 	m->config_required = config_required;
-	util_strlcpy(m->config_path, config_path, sizeof(m->config_path));
+	m->override_dry_run = m->override_log_level = -1;
+	if (util_strlcpy(m->config_path, config_path, sizeof(m->config_path)) < 0) {
+		free(m);
+		return log_error_errno(ENAMETOOLONG,
+				       "manager: configuration path '%s' is longer than %zu bytes",
+				       config_path, sizeof(m->config_path) - 1);
+	}
 	m->hv_ops = &hv_libvirt_ops;
 	m->started_usec = util_now_usec();
 	m->started_wall_usec = util_realtime_usec();

@@ -78,6 +78,8 @@ struct manager {
 	struct config cfg;
 	char config_path[256];
 	bool config_required;
+	int override_dry_run;	/* from the command line; -1 when not given */
+	int override_log_level; /* -1 when not given */
 
 	const struct hv_ops *hv_ops;
 	struct hv *hv;
@@ -110,6 +112,7 @@ struct manager {
 	uint64_t ticks, last_tick_usec, last_tick_cost_usec;
 	uint64_t hv_stats_until; /* ask libvirt's bulk statistics until this tick */
 	uint64_t last_step_usec;
+	uint64_t steps; /* forecast steps taken */
 	struct plan_cpu_params cpu_params;
 };
 

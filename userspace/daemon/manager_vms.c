@@ -22,7 +22,11 @@
 #include "manager.h"
 #include "util.h"
 
-#define CKPT_MAX_SIZE (16u << 20)
+/* Forecasters are checkpointed every this many forecast steps (an hour at 60 s). */
+#define CKPT_EVERY_STEPS 60
+/* CPU beyond the vCPUs that QEMU's own threads use (emulator, I/O). */
+#define CPU_EMULATOR_ALLOWANCE 0.25
+#define CKPT_MAX_SIZE	       (16u << 20)
 
 static void series_free(struct manager_series *s)
 {
@@ -123,6 +127,7 @@ static void vm_checkpoint(const struct manager *m, const struct manager_vm *v)
 static void series_restore(const struct manager *m, const struct manager_vm *v,
 			   struct manager_series *s, const char *path, const char *what)
 {
+	struct forecast_point horizon_probe[STATE_HORIZON_MAX];
 	_cleanup_free_ char *buf = NULL;
 	enum forecast_model want;
 	size_t len;
@@ -138,6 +143,17 @@ static void series_restore(const struct manager *m, const struct manager_vm *v,
 		log_warning_errno(
 			r, "manager: cannot restore '%s': %m, starting this forecaster afresh",
 			path);
+		return;
+	}
+	if (forecast_predict(s->fc,
+			     m->cfg.horizon_steps > STATE_HORIZON_MAX ? STATE_HORIZON_MAX
+								      : m->cfg.horizon_steps,
+			     horizon_probe) == -EINVAL) {
+		log_info("manager: %s forecaster of %s was checkpointed with a shorter horizon "
+			 "than configured: starting afresh",
+			 what, v->id.name);
+		forecast_free(s->fc);
+		s->fc = NULL;
 		return;
 	}
 	want = config_vm_model(&m->cfg, v->id.name, v->id.uuid, NULL);
@@ -207,6 +223,28 @@ static void vm_remove_at(struct manager *m, size_t i)
 	m->vms[i] = m->vms[--m->n_vms];
 }
 
+/*
+ * A listing whose domain XML could not be read carries the identity only
+ * (no vCPU count, taps or disks): keep what the last full listing said of
+ * the same QEMU rather than plan a 16-vCPU VM as a 1-vCPU one.
+ */
+static void vm_identity_update(struct hv_vm *id, const struct hv_vm *now)
+{
+	struct hv_vm old = *id;
+
+	*id = *now;
+	if (now->nr_vcpus || now->qemu_pid != old.qemu_pid)
+		return;
+	id->nr_vcpus = old.nr_vcpus;
+	id->max_vcpus = old.max_vcpus;
+	id->nr_vcpu_tids = old.nr_vcpu_tids;
+	memcpy(id->vcpu_tids, old.vcpu_tids, sizeof(id->vcpu_tids));
+	id->nr_taps = old.nr_taps;
+	memcpy(id->taps, old.taps, sizeof(id->taps));
+	id->nr_disks = old.nr_disks;
+	memcpy(id->disks, old.disks, sizeof(id->disks));
+}
+
 int manager_vms_resync(struct manager *m)
 {
 	_cleanup_free_ struct hv_vm *list = NULL;
@@ -224,23 +262,24 @@ int manager_vms_resync(struct manager *m)
 		m->vms[i]->listed = false;
 	for (size_t i = 0; i < n; i++) {
 		struct manager_vm *v = vm_find(m, list[i].uuid);
+		int k;
 
 		if (!v) {
-			r = vm_add(m, &list[i]);
-			if (r < 0)
-				return log_error_errno(r, "manager: cannot track VM %s: %m",
-						       list[i].name);
+			k = vm_add(m, &list[i]);
+			if (k < 0 && r >= 0)
+				r = log_error_errno(k, "manager: cannot track VM %s: %m",
+						    list[i].name);
 			continue;
 		}
 		if (v->id.qemu_pid != list[i].qemu_pid)
 			v->cpu_tune_read = false; /* a new QEMU: its tuning starts afresh */
-		v->id = list[i];
+		vm_identity_update(&v->id, &list[i]);
 		v->listed = true;
 	}
 	for (size_t i = m->n_vms; i-- > 0;)
 		if (!m->vms[i]->listed)
 			vm_remove_at(m, i);
-	return 0;
+	return r;
 }
 
 static void vm_push_sample(struct manager_vm *v, const struct collect_sample *s)
@@ -362,8 +401,9 @@ static void forecast_config_for(const struct manager *m, const struct manager_vm
 {
 	forecast_config_base(m, v, ret);
 	ret->lower_bound = 0;
-	ret->upper_bound =
-		res == STATE_RES_CPU && v->id.nr_vcpus ? (double)v->id.nr_vcpus : INFINITY;
+	ret->upper_bound = res == STATE_RES_CPU && v->id.nr_vcpus
+				   ? (double)v->id.nr_vcpus + CPU_EMULATOR_ALLOWANCE
+				   : INFINITY;
 }
 
 /*
@@ -462,8 +502,12 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	vm_cpu_read_tune(m, v);
 	if (!v->cpu_tune_read)
 		return;
+	if (v->id.nr_vcpus == 0)
+		return; /* no vCPU count: no ceiling to plan against */
 	if (m->cfg.cpu_max_cores <= 0)
-		p.max_cores = v->id.nr_vcpus ? (double)v->id.nr_vcpus : 1.0;
+		p.max_cores = (double)v->id.nr_vcpus + CPU_EMULATOR_ALLOWANCE;
+	if (p.min_cores > p.max_cores)
+		p.min_cores = p.max_cores;
 	last = &v->ring[(v->ring_head + STATE_SAMPLES_MAX - 1) % STATE_SAMPLES_MAX];
 	in = (struct plan_cpu_input){
 		.current_cores = v->cpu.cores,
@@ -477,7 +521,9 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 		log_error_errno(r, "manager: CPU plan parameters are inconsistent: %m");
 		return;
 	}
-	v->cpu_low_streak = d.low_streak;
+	/* A lowering that is not applied keeps its streak, to be tried again. */
+	if (d.action != PLAN_LOWER)
+		v->cpu_low_streak = d.low_streak;
 	v->cpu.managed = true;
 	v->cpu.target_cores = d.target_cores;
 	v->cpu.demand_upper_cores = d.demand_upper_cores;
@@ -492,6 +538,7 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	v->cpu.dry_run = m->cfg.dry_run;
 	if (r < 0)
 		return;
+	v->cpu_low_streak = d.low_streak;
 	if (!m->cfg.dry_run)
 		v->cpu.cores = d.target_cores;
 	v->cpu.changed_usec = now_usec;
@@ -573,6 +620,9 @@ void manager_vms_step(struct manager *m, uint64_t now_usec)
 		vm_metrics_step(m, v, now_usec);
 		vm_cpu_plan(m, v, now_usec);
 	}
+	/* Not only at a clean stop: a crash or a watchdog kill loses at most this. */
+	if (++m->steps % CKPT_EVERY_STEPS == 0)
+		manager_vms_checkpoint_all(m);
 }
 
 static struct manager_metric *vm_metric_get(struct manager *m, struct manager_vm *v,

@@ -1081,10 +1081,11 @@ static int predict_slot(const struct forecaster *f, int si_fixed, uint32_t horiz
 			struct forecast_point *ret)
 {
 	_cleanup_free_ double *buf = NULL;
-	uint32_t n = f->n_slots;
+	uint32_t n;
 
 	if (!f || !ret || horizon == 0 || horizon > f->cfg.horizon_steps)
 		return -EINVAL;
+	n = f->n_slots;
 	if (f->n_observed == 0)
 		return -EAGAIN;
 	buf = malloc((size_t)n * horizon * 2 * sizeof(double));
