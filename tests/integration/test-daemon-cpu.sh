@@ -4,7 +4,8 @@
 # prescientd end to end on one host: a private libvirtd, a TCG guest whose
 # CPU load idles, ramps up, holds, drops and idles again, and the daemon
 # watching it. Asserts, from a trace recorded once a second:
-#   - the collected CPU follows the pattern (low when idle, high when held);
+#   - the collected CPU follows the pattern (low when idle, high when held)
+#     and agrees with libvirt's own counter (cpu.time) while held;
 #   - the forecast's 95 % interval made one step earlier covers the ramp;
 #   - the VM's CPU allocation, read back from libvirt (schedinfo) and from
 #     the VM's cgroup file (cpu.cfs_quota_us), was raised before the end of
@@ -50,10 +51,11 @@ while :; do
 	sched=$(host_virsh a schedinfo vm1 --live 2>/dev/null || true)
 	lq=$(awk '$1 == "global_quota" { print $3 }' <<<"$sched")
 	lp=$(awk '$1 == "global_period" { print $3 }' <<<"$sched")
+	lcpu=$(host_virsh a domstats vm1 --cpu-total 2>/dev/null | awk -F= '/cpu.time=/ { print $2 }')
 	cq=$(cat "$cg/cpu.cfs_quota_us" 2>/dev/null || echo)
 	cp=$(cat "$cg/cpu.cfs_period_us" 2>/dev/null || echo)
 	python3 "$PRESCIENT_SOURCE_ROOT/tests/integration/trace-row.py" "$phase" "$((SECONDS - t0))" \
-		"$lq" "$lp" "$cq" "$cp" "$vm_json" "$st_json" "$trace.jsonl" >>"$trace"
+		"$lq" "$lp" "$cq" "$cp" "$vm_json" "$st_json" "$trace.jsonl" "${lcpu:-}" >>"$trace"
 	# Restart libvirtd once, in the middle of the hold: VMs keep running.
 	if [[ $restarted == 0 && $phase =~ ^[0-9]+$ && $phase -ge 3 ]]; then
 		echo "restarting libvirtd in host a"

@@ -4,8 +4,8 @@
 
 Arguments: phase, seconds, libvirt quota, libvirt period, cgroup quota,
 cgroup period, `prescientctl --json vm` output, `prescientctl --json status`,
-and a file to which the VM's JSON is appended as one line (the samples and
-forecasts the check replays).
+a file to which the VM's JSON is appended as one line (the samples and
+forecasts the check replays), and libvirt's cpu.time of the VM (ns).
 """
 import json
 import sys
@@ -21,11 +21,13 @@ def load(text):
     return obj.get("data", obj) if isinstance(obj, dict) else {}
 
 
-phase, t, lq, lp, cq, cp, vm, st, jsonl = sys.argv[1:10]
+phase, t, lq, lp, cq, cp, vm, st, jsonl, libvirt_cpu_ns = sys.argv[1:11]
 vm, st = load(vm), load(st)
 if vm:
     with open(jsonl, "a") as f:
-        f.write(json.dumps({"phase": phase, "poll_wall": time.time(), "vm": vm}) + "\n")
+        f.write(json.dumps({"phase": phase, "poll_wall": time.time(), "vm": vm,
+                            "libvirt_cpu_ns": int(libvirt_cpu_ns) if libvirt_cpu_ns else None})
+                + "\n")
 samples = vm.get("samples") or []
 used = samples[-1].get("cpu_cores") if samples else None
 steal = samples[-1].get("cpu_steal_cores") if samples else None
