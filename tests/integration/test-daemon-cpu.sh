@@ -12,6 +12,7 @@
 #     the ramp (the peak) and lowered after the load dropped;
 #   - libvirtd restarted mid-test: the daemon reconnects, loses no VM and
 #     keeps sampling;
+#   - turning CPU management off for the VM by a reload removes the cap;
 #   - SIGTERM stops the daemon cleanly and leaves forecaster checkpoints.
 set -euo pipefail
 : "${PRESCIENT_SOURCE_ROOT:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -65,6 +66,17 @@ while :; do
 	sleep 1
 done
 
+# CPU management turned off by a reload: prescient's cap must go.
+quota_unlimited() {
+	local q
+	q=$(host_virsh a schedinfo vm1 --live 2>/dev/null | awk '$1 == "global_quota" { print $3 }')
+	[[ $q == -1 || ${#q} -ge 13 ]]
+}
+printf '[vm vm1]\ncpu_manage = no\n' >"$(prescient_dir a)/prescient.conf.d/60-off.conf"
+kill -HUP "$(prescient_pid a)"
+released=0
+host_wait_for 20 quota_unlimited && released=1
+
 status=0
 prescient_stop a || status=$?
 echo "prescientd exited with status $status"
@@ -75,3 +87,8 @@ if ! python3 "$PRESCIENT_SOURCE_ROOT/tests/integration/check-daemon-cpu.py" "$tr
 	cat "$trace"
 	exit 1
 fi
+if [[ $released != 1 ]]; then
+	echo "FAIL cpu_manage = no on reload left the cap in place"
+	exit 1
+fi
+echo "ok   cpu_manage = no on reload removed the cap (global_quota unlimited)"

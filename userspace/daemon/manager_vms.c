@@ -488,6 +488,43 @@ static void vm_cpu_read_tune(struct manager *m, struct manager_vm *v)
 	v->cpu_tune_read = true;
 }
 
+/*
+ * CPU management turned off for a VM that prescient capped: the cap goes
+ * (quota unlimited), or the VM would stay throttled at the last allocation
+ * while the operator believes it free. Unlimited, not "what it had before":
+ * after a restart the daemon cannot tell an operator's quota from its own.
+ */
+static void vm_cpu_release(struct manager *m, struct manager_vm *v)
+{
+	struct hv_cpu_tune tune = { .period_us = m->cfg.cpu_period_usec, .quota_us = -1 };
+	int r = 0;
+
+	if (!v->cpu.managed)
+		return;
+	if (m->cfg.dry_run)
+		log_info("plan: dry-run: would remove the CPU cap of %s (management turned off)",
+			 v->id.name);
+	else if (m->hv)
+		r = m->hv_ops->set_cpu_tune(m->hv, v->id.uuid, &tune);
+	else
+		r = -ENOTCONN;
+	if (r < 0) {
+		log_warning_errno(r,
+				  "plan: cannot remove the CPU cap of %s: %m; retrying next step",
+				  v->id.name);
+		v->cpu.last_error = r;
+		return;
+	}
+	if (!m->cfg.dry_run)
+		log_info("plan: CPU management of %s turned off: its cap is removed", v->id.name);
+	v->cpu.managed = false;
+	v->cpu.last_error = 0;
+	v->cpu.cores = NAN;
+	v->cpu.target_cores = NAN;
+	v->cpu_low_streak = 0;
+	util_strlcpy(v->cpu.reason, "not managed: cap removed", sizeof(v->cpu.reason));
+}
+
 static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_usec)
 {
 	struct plan_cpu_params p = m->cpu_params;
@@ -496,8 +533,11 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	struct plan_cpu_input in;
 	int r;
 
-	if (!config_vm_cpu_manage(&m->cfg, v->id.name, v->id.uuid) ||
-	    !v->forecast[STATE_RES_CPU].valid || v->ring_n == 0)
+	if (!config_vm_cpu_manage(&m->cfg, v->id.name, v->id.uuid)) {
+		vm_cpu_release(m, v);
+		return;
+	}
+	if (!v->forecast[STATE_RES_CPU].valid || v->ring_n == 0)
 		return;
 	vm_cpu_read_tune(m, v);
 	if (!v->cpu_tune_read)
