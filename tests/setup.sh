@@ -7,8 +7,8 @@
 set -euo pipefail
 
 PRESCIENT_PACKAGES=(
-	# build
-	meson ninja-build pkg-config gcc clang clang-format bpftool
+	# build (libc6-dev for the guest's static load generator)
+	meson ninja-build pkg-config gcc libc6-dev clang clang-format bpftool
 	# libraries: libvirt API, BPF, RCU snapshots, netlink, JSON, INI config,
 	# journald/sd_notify, domain XML parsing
 	libvirt-dev libbpf-dev liburcu-dev libnl-3-dev libnl-route-3-dev
@@ -18,6 +18,8 @@ PRESCIENT_PACKAGES=(
 	# a benchmark load
 	libvirt-daemon-system qemu-system-x86 qemu-utils linux-image-cloud-amd64
 	busybox-static cpio gzip iproute2 iperf3 linux-perf libclang-rt-14-dev
+	# the integration tests' trace checks
+	python3
 )
 
 prescient_install_deps() {
