@@ -39,8 +39,9 @@ static void help(FILE *f)
 		"Usage: %1$s [OPTIONS] COMMAND\n"
 		"\n"
 		"Shows what prescientd sees and decides on this host: every VM's recent\n"
-		"demand, its forecast with intervals, and the CPU it was given; and pushes\n"
-		"application metrics (transactions/s, queue length, ...) for it to forecast.\n"
+		"demand, its forecast with intervals, and the CPU it was given; the host's\n"
+		"resource pool; and pushes application metrics (transactions/s, queue\n"
+		"length, ...) for it to forecast.\n"
 		"\n"
 		"Commands:\n"
 		"  status           the daemon: version, uptime, libvirt connection, data\n"
@@ -55,6 +56,11 @@ static void help(FILE *f)
 		"                   the forecast model in use ([vm NAME] model in the\n"
 		"                   configuration overrides [forecast] model for one VM),\n"
 		"                   and the VM's application metrics with their forecasts\n"
+		"  pool             the host's resources: CPU (what machine.slice may use,\n"
+		"                   online CPUs), memory, per resource its capacity, what\n"
+		"                   the VMs hold (CPU allocations, configured memory) and\n"
+		"                   what is free; CPUs per NUMA node; hugepages per size\n"
+		"                   and node as the kernel delivered them; who holds what\n"
 		"  push VM NAME VALUE\n"
 		"                   one value of the application metric NAME (1-48 of\n"
 		"                   a-z 0-9 _ . -) of VM (name or UUID). Values are averaged\n"
@@ -77,6 +83,8 @@ static void help(FILE *f)
 		"  %1$s status\n"
 		"  %1$s vms\n"
 		"  %1$s vm web1\n"
+		"  %1$s pool\n"
+		"  %1$s --json pool | jq .cpu.free_cores\n"
 		"  %1$s push web1 tps 1250\n"
 		"  %1$s --json vm web1 | jq .metrics.tps.forecast\n"
 		"  %1$s --json vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11 | jq .cpu_reservation\n"
@@ -514,6 +522,114 @@ static int show_vm(struct json_object *d)
 	return 0;
 }
 
+static const char *fmt_page_size(char *buf, size_t size, double kb)
+{
+	if (!isfinite(kb))
+		return "-";
+	if (kb >= 1024 * 1024)
+		snprintf(buf, size, "%.0f GiB", kb / (1024 * 1024));
+	else if (kb >= 1024)
+		snprintf(buf, size, "%.0f MiB", kb / 1024);
+	else
+		snprintf(buf, size, "%.0f KiB", kb);
+	return buf;
+}
+
+static int show_pool(struct json_object *d)
+{
+	struct json_object *cpu = jget(d, "cpu"), *mem = jget(d, "memory");
+	struct json_object *numa = jget(d, "numa"), *hp = jget(d, "hugepages");
+	struct json_object *by = jget(d, "reserved_by"), *unknown = jget(d, "unknown");
+	char a[32], buf[8][32], detail[256];
+	struct table t;
+
+	if (!jbool(d, "valid")) {
+		printf("The daemon has not read the host's resources yet: retry in a few "
+		       "seconds.\n");
+		return 0;
+	}
+	printf("Host resource pool (read %s ago)\n", fmt_age(a, sizeof(a), jnum(d, "age_sec")));
+	table_init(&t, 6, "lrrrll");
+	table_add(&t, "RESOURCE", "CAPACITY", "RESERVED", "FREE", "UNIT", "DETAIL");
+	snprintf(detail, sizeof(detail), "machine.slice CPUs %s (%s); online %s (%s)",
+		 jstr(cpu, "machine_slice")[0] ? jstr(cpu, "machine_slice") : "-",
+		 !strcmp(jstr(cpu, "machine_slice_source"), "cgroup")	? "its cpuset"
+		 : !strcmp(jstr(cpu, "machine_slice_source"), "online") ? "no cpuset: all online"
+									: "unknown",
+		 jstr(cpu, "online")[0] ? jstr(cpu, "online") : "-",
+		 F(4, jnum(cpu, "online_count"), 1, 0));
+	table_add(&t, "cpu", F(0, jnum(cpu, "capacity_cores"), 1, 2),
+		  F(1, jnum(cpu, "reserved_cores"), 1, 2), F(2, jnum(cpu, "free_cores"), 1, 2),
+		  "cores", detail);
+	snprintf(detail, sizeof(detail), "kernel reports %s MiB available",
+		 F(4, jnum(mem, "available_bytes"), MIB, 0));
+	table_add(&t, "memory", F(0, jnum(mem, "capacity_bytes"), MIB, 0),
+		  F(1, jnum(mem, "reserved_bytes"), MIB, 0), F(2, jnum(mem, "free_bytes"), MIB, 0),
+		  "MiB", detail);
+	table_print(&t, "  ");
+	table_free(&t);
+
+	printf("\nNUMA nodes\n");
+	if (jlen(numa) == 0) {
+		printf("  unknown\n");
+	} else {
+		table_init(&t, 3, "rrl");
+		table_add(&t, "NODE", "CPUS", "CPU-LIST");
+		for (size_t i = 0; i < jlen(numa); i++) {
+			struct json_object *n = json_object_array_get_idx(numa, i);
+
+			table_add(&t, F(0, jnum(n, "node"), 1, 0), F(1, jnum(n, "cpu_count"), 1, 0),
+				  jstr(n, "cpus")[0] ? jstr(n, "cpus") : "-");
+		}
+		table_print(&t, "  ");
+		table_free(&t);
+	}
+
+	printf("\nHugepages (as the kernel delivered them)\n");
+	if (jlen(hp) == 0) {
+		printf("  none\n");
+	} else {
+		table_init(&t, 6, "rrrrrr");
+		table_add(&t, "SIZE", "NODE", "TOTAL", "FREE", "TOTAL", "FREE");
+		table_add(&t, "", "", "pages", "pages", "MiB", "MiB");
+		for (size_t i = 0; i < jlen(hp); i++) {
+			struct json_object *h = json_object_array_get_idx(hp, i);
+
+			table_add(&t, fmt_page_size(buf[5], sizeof(buf[5]), jnum(h, "page_kb")),
+				  F(0, jnum(h, "node"), 1, 0), F(1, jnum(h, "total_pages"), 1, 0),
+				  F(2, jnum(h, "free_pages"), 1, 0),
+				  F(3, jnum(h, "total_bytes"), MIB, 0),
+				  F(4, jnum(h, "free_bytes"), MIB, 0));
+		}
+		table_print(&t, "  ");
+		table_free(&t);
+	}
+
+	printf("\nReserved by\n");
+	if (jlen(by) == 0) {
+		printf("  nobody\n");
+	} else {
+		table_init(&t, 4, "lrrl");
+		table_add(&t, "VM", "CPU", "MEM", "UUID");
+		table_add(&t, "", "cores", "MiB", "");
+		for (size_t i = 0; i < jlen(by); i++) {
+			struct json_object *v = json_object_array_get_idx(by, i);
+
+			table_add(&t, jstr(v, "name"), F(0, jnum(v, "cpu_cores"), 1, 2),
+				  F(1, jnum(v, "memory_bytes"), MIB, 0), jstr(v, "uuid"));
+		}
+		table_print(&t, "  ");
+		table_free(&t);
+	}
+
+	for (size_t i = 0; i < jlen(unknown); i++) {
+		struct json_object *u = json_object_array_get_idx(unknown, i);
+
+		printf("%sunknown: %s: %s\n", i ? "" : "\n", jstr(u, "part"), jstr(u, "error"));
+	}
+	return 0;
+}
+
 #undef F
 
 /* ---- main ------------------------------------------------------------------ */
@@ -625,7 +741,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error(
-			"no command given: status, vms, vm NAME|UUID or push VM NAME VALUE");
+			"no command given: status, vms, vm NAME|UUID, pool or push VM NAME VALUE");
 	if (!path || !path[0])
 		path = getenv("PRESCIENT_SOCKET");
 	if (!path || !path[0]) {
@@ -637,7 +753,7 @@ int main(int argc, char **argv)
 	req = json_object_new_object();
 	if (!req)
 		return EXIT_FAILURE;
-	if (!strcmp(cmd, "status") || !strcmp(cmd, "vms")) {
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "vms") || !strcmp(cmd, "pool")) {
 		if (optind < argc)
 			return usage_error("'%s' takes no argument (got '%s')", cmd, argv[optind]);
 		json_object_object_add(req, "cmd", json_object_new_string(cmd));
@@ -673,8 +789,8 @@ int main(int argc, char **argv)
 		return 0;
 	} else {
 		return usage_error(
-			"unknown command '%s': status, vms, vm NAME|UUID or push VM NAME "
-			"VALUE",
+			"unknown command '%s': status, vms, vm NAME|UUID, pool or push VM "
+			"NAME VALUE",
 			cmd);
 	}
 
@@ -705,6 +821,8 @@ int main(int argc, char **argv)
 		r = show_status(data);
 	else if (!strcmp(cmd, "vms"))
 		r = show_vms(data);
+	else if (!strcmp(cmd, "pool"))
+		r = show_pool(data);
 	else if (!strcmp(cmd, "push"))
 		r = 0; /* accepted: nothing to say */
 	else

@@ -43,7 +43,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_tokener *, json_tokener_free);
 
 static const char *const cmd_names[API_NR_CMDS] = {
 	[API_CMD_STATUS] = "status", [API_CMD_VMS] = "vms",	  [API_CMD_VM] = "vm",
-	[API_CMD_HOOK] = "hook",     [API_CMD_METRIC] = "metric",
+	[API_CMD_HOOK] = "hook",     [API_CMD_METRIC] = "metric", [API_CMD_POOL] = "pool",
 };
 
 static const char *const verdict_names[API_NR_HOOK_VERDICTS] = {
@@ -85,6 +85,7 @@ static const char *const cmd_keys[API_NR_CMDS][8] = {
 	[API_CMD_VM] = { "cmd", "vm", "samples" },
 	[API_CMD_HOOK] = { "cmd", "object", "op", "sub_op", "extra", "vm", "uuid" },
 	[API_CMD_METRIC] = { "cmd", "vm", "name", "value", "time_usec" },
+	[API_CMD_POOL] = { "cmd" },
 };
 
 static bool key_allowed(enum api_cmd c, const char *key)
@@ -330,7 +331,7 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 	if (r == -ENOENT)
 		return fail(errbuf, errbuf_size,
 			    "missing \"cmd\": one of \"status\", \"vms\", \"vm\", \"hook\", "
-			    "\"metric\"");
+			    "\"metric\", \"pool\"");
 	if (r < 0)
 		return r;
 	for (req.cmd = 0; req.cmd < API_NR_CMDS; req.cmd++)
@@ -339,7 +340,7 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 	if (req.cmd == API_NR_CMDS)
 		return fail(errbuf, errbuf_size,
 			    "unknown command \"%s\": one of \"status\", \"vms\", \"vm\", \"hook\", "
-			    "\"metric\"",
+			    "\"metric\", \"pool\"",
 			    cmd);
 
 	json_object_object_foreach(obj, key, val)
@@ -461,6 +462,8 @@ static int handle_read(struct state *st, const struct api_request *req, char **r
 		r = api_json_status(snap, now, &data);
 	} else if (req->cmd == API_CMD_VMS) {
 		r = api_json_vms(snap, now, &data);
+	} else if (req->cmd == API_CMD_POOL) {
+		r = api_json_pool(snap, now, &data);
 	} else {
 		const struct state_vm *vm = state_snapshot_find_vm(snap, req->vm);
 

@@ -8,6 +8,10 @@
  *   {"cmd":"status"}                      host, uptime, sources, BPF, libvirt
  *   {"cmd":"vms"}                         one row per VM, latest sample
  *   {"cmd":"vm","vm":"<name|uuid>"}       identity, samples, forecasts, CPU
+ *   {"cmd":"pool"}                        the host's resources: capacity,
+ *                                          reserved (by which VM), free per
+ *                                          resource; NUMA CPUs; hugepages per
+ *                                          size and node; parts not readable
  *   {"cmd":"hook","object":"qemu","op":"started","sub_op":"begin",
  *    "extra":"-","vm":"<name>","uuid":"<uuid>"}   from the libvirt hook
  *   {"cmd":"metric","vm":"<name|uuid>","name":"<metric>","value":<number>
@@ -48,6 +52,7 @@ enum api_cmd {
 	API_CMD_VM,
 	API_CMD_HOOK,
 	API_CMD_METRIC,
+	API_CMD_POOL,
 	API_NR_CMDS,
 };
 
@@ -150,6 +155,7 @@ int api_json_status(const struct state_snapshot *snap, uint64_t now_usec, struct
 int api_json_vms(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret);
 int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_usec,
 		struct json_object **ret);
+int api_json_pool(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret);
 
 const char *api_cmd_to_string(enum api_cmd c);
 const char *api_hook_verdict_to_string(enum api_hook_verdict v);

@@ -437,3 +437,149 @@ int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_us
 	add(&b, o, "cpu_reservation", reservation_json(&b, &vm->cpu, now_usec));
 	return finish(&b, &o, ret);
 }
+
+/* A CPU list in the kernel's format ("0-3,8"); "" for an empty set. */
+static struct json_object *cpulist(struct builder *b, const struct pool_cpuset *set)
+{
+	char buf[4096]; /* 1024 CPUs, every other one: under 2500 characters */
+	struct json_object *o;
+
+	if (pool_cpuset_format(set, buf, sizeof(buf)) < 0)
+		buf[0] = '\0';
+	o = str(buf);
+	if (!o)
+		b->oom = true;
+	return o;
+}
+
+/* Byte counts exactly (num() keeps ten digits); null when unknown. */
+static struct json_object *bytes(double v)
+{
+	if (isfinite(v) && fabs(v) < 9007199254740992.0 && v == floor(v))
+		return json_object_new_int64((int64_t)v);
+	return num(v);
+}
+
+/* free = capacity - reserved, negative when overcommitted; null when the capacity is unknown. */
+static struct json_object *free_of(double capacity, double reserved, bool in_bytes)
+{
+	double v = isfinite(capacity) ? capacity - reserved : NAN;
+
+	return in_bytes ? bytes(v) : num(v);
+}
+
+static struct json_object *pool_errors_json(struct builder *b, const struct state_pool *p)
+{
+	struct json_object *arr = json_object_new_array();
+
+	if (!arr)
+		b->oom = true;
+	for (uint32_t i = 0; i < p->n_parts && i < STATE_POOL_PARTS_MAX; i++) {
+		struct json_object *e;
+		int err = p->error[i] < 0 ? -p->error[i] : p->error[i];
+
+		if (!err)
+			continue;
+		e = json_object_new_object();
+		add_str(b, e, "part", state_pool_part_to_string(i));
+		add_i64(b, e, "errno", err);
+		add_str(b, e, "error", strerror(err));
+		append(b, arr, e);
+	}
+	return arr;
+}
+
+/* Who holds what: the VMs the planner reserves for, in the snapshot's order (by name). */
+static struct json_object *pool_holders_json(struct builder *b, const struct state_snapshot *snap)
+{
+	struct json_object *arr = json_object_new_array();
+
+	if (!arr)
+		b->oom = true;
+	for (size_t i = 0; i < snap->n_vms; i++) {
+		const struct state_vm *vm = &snap->vms[i];
+		bool cpu = vm->cpu.managed && isfinite(vm->cpu.cores) && vm->cpu.cores > 0;
+		bool mem = vm->id.state == HV_VM_RUNNING || vm->id.state == HV_VM_PAUSED;
+		struct json_object *h;
+
+		if (!cpu && !mem)
+			continue;
+		h = json_object_new_object();
+		add_str(b, h, "name", vm->id.name);
+		add_str(b, h, "uuid", vm->id.uuid);
+		add(b, h, "cpu_cores", cpu ? num(vm->cpu.cores) : NULL);
+		add(b, h, "memory_bytes", mem ? bytes((double)vm->id.memory_kib * 1024) : NULL);
+		append(b, arr, h);
+	}
+	return arr;
+}
+
+int api_json_pool(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	const struct state_pool *p = &snap->pool;
+	struct json_object *cpu, *mem, *numa, *hp;
+	struct builder b = { 0 };
+	bool cpu_known = p->valid && isfinite(p->cpu_capacity_cores);
+	bool online_known = p->valid && p->n_parts > 0 && p->error[0] == 0;
+
+	add_bool(&b, o, "valid", p->valid);
+	add(&b, o, "age_sec", p->valid ? age_sec(now_usec, p->read_usec) : NULL);
+
+	cpu = json_object_new_object();
+	add(&b, cpu, "online", online_known ? cpulist(&b, &p->online_cpus) : NULL);
+	add(&b, cpu, "online_count",
+	    online_known ? json_object_new_int64(pool_cpuset_count(&p->online_cpus)) : NULL);
+	add(&b, cpu, "machine_slice", cpu_known ? cpulist(&b, &p->machine_cpus) : NULL);
+	add_str(&b, cpu, "machine_slice_source",
+		!cpu_known		 ? "unknown"
+		: p->machine_from_cgroup ? "cgroup"
+					 : "online");
+	add(&b, cpu, "capacity_cores", num(p->cpu_capacity_cores));
+	add(&b, cpu, "reserved_cores", num(p->cpu_reserved_cores));
+	add(&b, cpu, "free_cores", free_of(p->cpu_capacity_cores, p->cpu_reserved_cores, false));
+	add(&b, o, "cpu", cpu);
+
+	mem = json_object_new_object();
+	add(&b, mem, "capacity_bytes", bytes(p->mem_capacity_bytes));
+	add(&b, mem, "available_bytes", bytes(p->mem_available_bytes));
+	add(&b, mem, "reserved_bytes", bytes(p->mem_reserved_bytes));
+	add(&b, mem, "free_bytes", free_of(p->mem_capacity_bytes, p->mem_reserved_bytes, true));
+	add(&b, o, "memory", mem);
+
+	numa = json_object_new_array();
+	if (!numa)
+		b.oom = true;
+	for (uint32_t n = 0; n < p->n_nodes && n < POOL_MAX_NODES; n++) {
+		struct json_object *no;
+
+		if (!(p->node_mask & (1u << n)))
+			continue;
+		no = json_object_new_object();
+		add_u64(&b, no, "node", n);
+		add(&b, no, "cpus", cpulist(&b, &p->node_cpus[n]));
+		add_u64(&b, no, "cpu_count", pool_cpuset_count(&p->node_cpus[n]));
+		append(&b, numa, no);
+	}
+	add(&b, o, "numa", numa);
+
+	hp = json_object_new_array();
+	if (!hp)
+		b.oom = true;
+	for (uint32_t i = 0; i < p->n_hugepages && i < STATE_POOL_HUGEPAGES_MAX; i++) {
+		const struct state_pool_hugepages *h = &p->hugepages[i];
+		struct json_object *ho = json_object_new_object();
+
+		add_u64(&b, ho, "page_kb", h->page_kb);
+		add_u64(&b, ho, "node", h->node);
+		add_u64(&b, ho, "total_pages", h->total_pages);
+		add_u64(&b, ho, "free_pages", h->free_pages);
+		add_u64(&b, ho, "total_bytes", h->total_pages * h->page_kb * 1024);
+		add_u64(&b, ho, "free_bytes", h->free_pages * h->page_kb * 1024);
+		append(&b, hp, ho);
+	}
+	add(&b, o, "hugepages", hp);
+	add(&b, o, "reserved_by", pool_holders_json(&b, snap));
+	add(&b, o, "unknown", pool_errors_json(&b, p));
+	return finish(&b, &o, ret);
+}

@@ -228,6 +228,35 @@ static void manager_hv_check(struct manager *m)
 	m->hv_down_logged = !up;
 }
 
+/* Where the kernel shows devices; not configurable yet, tests read fixtures directly. */
+#define MANAGER_SYS_ROOT "/sys"
+
+void manager_pool_refresh(struct manager *m, uint64_t now_usec)
+{
+	struct host_pool_roots roots = {
+		.sys_root = MANAGER_SYS_ROOT,
+		.proc_root = m->cfg.proc_root,
+		.cgroup_root = m->cfg.cgroup_root,
+	};
+
+	host_pool_read(&roots, &m->pool);
+	m->pool_read = true;
+	m->pool_read_usec = now_usec;
+	for (int i = 0; i < HOST_POOL_NR_PARTS; i++) {
+		int r = m->pool.error[i];
+
+		if (r < 0 && r != m->pool_logged_error[i])
+			log_warning_errno(r,
+					  "manager: cannot read the host's %s, shown as unknown in "
+					  "'prescientctl pool': %m",
+					  host_pool_part_to_string(i));
+		else if (r == 0 && m->pool_logged_error[i] < 0)
+			log_info("manager: the host's %s can be read again",
+				 host_pool_part_to_string(i));
+		m->pool_logged_error[i] = r;
+	}
+}
+
 static void manager_tick(struct manager *m)
 {
 	uint64_t start = util_now_usec();
@@ -241,12 +270,14 @@ static void manager_tick(struct manager *m)
 		manager_vms_resync(m);
 	manager_vms_collect(m, start);
 	manager_vms_metrics_apply(m);
-	if (m->last_step_usec == 0)
+	if (m->last_step_usec == 0) {
 		m->last_step_usec = start;
-	else if (start - m->last_step_usec + m->cfg.collect_interval_usec / 2 >=
-		 m->cfg.forecast_step_usec) {
+		manager_pool_refresh(m, start);
+	} else if (start - m->last_step_usec + m->cfg.collect_interval_usec / 2 >=
+		   m->cfg.forecast_step_usec) {
 		m->last_step_usec = start;
 		manager_vms_step(m, start);
+		manager_pool_refresh(m, start);
 	}
 	m->ticks++;
 	m->last_tick_usec = start;
@@ -455,8 +486,10 @@ int manager_new(const struct config *cfg, const char *config_path, bool config_r
 		if (r < 0)
 			log_error_errno(r, "manager: cannot start the collector: %m");
 	}
-	if (r >= 0)
+	if (r >= 0) {
+		manager_pool_refresh(m, util_now_usec());
 		r = manager_snapshot_publish(m);
+	}
 	if (r >= 0)
 		r = manager_api_start(m);
 	if (r < 0) {

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "collect.h"
 #include "forecast.h"
+#include "host_pool.h"
 #include "hv.h"
 #include "plan.h"
 #include "state.h"
@@ -114,6 +115,12 @@ struct manager {
 	uint64_t last_step_usec;
 	uint64_t steps; /* forecast steps taken */
 	struct plan_cpu_params cpu_params;
+
+	/* The host's resources, read once a forecast step (cheap: a few small files). */
+	struct host_pool pool;
+	bool pool_read;
+	uint64_t pool_read_usec;
+	int pool_logged_error[HOST_POOL_NR_PARTS]; /* say each failure once, not every step */
 };
 
 int manager_new(const struct config *cfg, const char *config_path, bool config_required,
@@ -130,6 +137,9 @@ void manager_vms_checkpoint_all(struct manager *m);
 void manager_vms_clear(struct manager *m);
 /* Applies the queued metric values to the VMs' current step. */
 void manager_vms_metrics_apply(struct manager *m);
+
+/* manager.c: reads the host's pool (sysfs under /sys, [collect] proc_root, cgroup_root). */
+void manager_pool_refresh(struct manager *m, uint64_t now_usec);
 
 /* manager_snapshot.c: publishes the manager's view for readers. */
 int manager_snapshot_publish(struct manager *m);

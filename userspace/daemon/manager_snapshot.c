@@ -4,6 +4,7 @@
  * publishes it through state/ (RCU), for the API thread to read.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,6 +83,65 @@ static void host_fill(const struct manager *m, struct state_host *h)
 	util_strlcpy(h->version, PRESCIENT_VERSION, sizeof(h->version));
 }
 
+/* A VM that runs (or is paused) holds its configured memory. */
+static bool vm_holds_memory(const struct hv_vm *id)
+{
+	return id->state == HV_VM_RUNNING || id->state == HV_VM_PAUSED;
+}
+
+/*
+ * The pool as last read, and what the planner holds against it: the CPU
+ * allocations of managed VMs and the memory of running ones.
+ */
+static void pool_fill(const struct manager *m, struct state_pool *sp)
+{
+	const struct host_pool *hp = &m->pool;
+	double cpu_reserved = 0, mem_reserved = 0;
+	int i;
+
+	for (size_t k = 0; k < m->n_vms; k++) {
+		const struct manager_vm *v = m->vms[k];
+
+		if (v->cpu.managed && isfinite(v->cpu.cores) && v->cpu.cores > 0)
+			cpu_reserved += v->cpu.cores;
+		if (vm_holds_memory(&v->id))
+			mem_reserved += (double)v->id.memory_kib * 1024;
+	}
+	sp->cpu_reserved_cores = cpu_reserved;
+	sp->mem_reserved_bytes = mem_reserved;
+	if (!m->pool_read) {
+		sp->cpu_capacity_cores = sp->mem_capacity_bytes = sp->mem_available_bytes = NAN;
+		return;
+	}
+	sp->valid = true;
+	sp->read_usec = m->pool_read_usec;
+	sp->n_parts = HOST_POOL_NR_PARTS;
+	memcpy(sp->error, hp->error, sizeof(hp->error));
+	sp->machine_from_cgroup = hp->machine_from_cgroup;
+	sp->online_cpus = hp->online_cpus;
+	sp->machine_cpus = hp->pool.machine_cpus;
+	sp->n_nodes = hp->error[HOST_POOL_NODES] ? 0 : hp->pool.n_nodes;
+	sp->node_mask = hp->node_mask;
+	memcpy(sp->node_cpus, hp->pool.node_cpus, sizeof(sp->node_cpus));
+	i = pool_dim_find(&hp->pool, "cpu");
+	sp->cpu_capacity_cores = i >= 0 ? hp->pool.dims[i].total : NAN;
+	sp->mem_capacity_bytes = hp->mem_total_bytes;
+	sp->mem_available_bytes = hp->mem_available_bytes;
+	for (uint32_t d = 0; d < hp->pool.n_dims && sp->n_hugepages < STATE_POOL_HUGEPAGES_MAX;
+	     d++) {
+		const struct pool_dim *dim = &hp->pool.dims[d];
+
+		if (dim->kind != POOL_KIND_HUGEPAGES)
+			continue;
+		sp->hugepages[sp->n_hugepages++] = (struct state_pool_hugepages){
+			.page_kb = dim->page_kb,
+			.node = dim->node,
+			.total_pages = (uint64_t)dim->total,
+			.free_pages = (uint64_t)dim->observed_free,
+		};
+	}
+}
+
 int manager_snapshot_publish(struct manager *m)
 {
 	struct state_snapshot *snap;
@@ -105,6 +165,7 @@ int manager_snapshot_publish(struct manager *m)
 	if (snap->n_vms > 1)
 		qsort(snap->vms, snap->n_vms, sizeof(*snap->vms), vm_by_name);
 	host_fill(m, &snap->host);
+	pool_fill(m, &snap->pool);
 	state_publish(m->state, snap);
 	return 0;
 }

@@ -25,6 +25,17 @@ static const char *const resource_names[STATE_NR_RESOURCES] = {
 	[STATE_RES_NET_RX] = "net-rx",	   [STATE_RES_NET_TX] = "net-tx",
 };
 
+/* The same order as enum host_pool_part (daemon/host_pool.h). */
+static const char *const pool_part_names[] = {
+	"online-cpus", "numa-nodes", "memory", "hugepages", "machine-slice-cpus",
+};
+
+const char *state_pool_part_to_string(uint32_t part)
+{
+	return part < sizeof(pool_part_names) / sizeof(pool_part_names[0]) ? pool_part_names[part]
+									   : "unknown";
+}
+
 const char *state_resource_to_string(enum state_resource r)
 {
 	if ((unsigned)r >= STATE_NR_RESOURCES)

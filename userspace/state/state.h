@@ -19,6 +19,7 @@
 #include "hv.h"
 #include "collect.h"
 #include "forecast.h"
+#include "pool.h"
 
 #define STATE_SAMPLES_MAX	120 /* recent samples kept per VM in a snapshot */
 #define STATE_HORIZON_MAX	64  /* forecast steps kept per VM and resource */
@@ -113,9 +114,52 @@ struct state_host {
 	char version[32];
 };
 
+/* Hugepages of one size on one NUMA node, as the kernel reported them. */
+struct state_pool_hugepages {
+	uint64_t page_kb;
+	uint32_t node;
+	uint64_t total_pages; /* nr_hugepages: what the kernel delivered */
+	uint64_t free_pages;
+};
+
+#define STATE_POOL_HUGEPAGES_MAX 32 /* sizes x nodes */
+#define STATE_POOL_PARTS_MAX	 8  /* >= HOST_POOL_NR_PARTS */
+
+/*
+ * The host's resource pool (daemon/host_pool.c), refreshed once a forecast
+ * step. Capacity is what the host has for VMs (machine.slice's CPUs, all
+ * memory); reserved is what the planner holds for VMs (the current CPU
+ * allocations of managed VMs, the configured memory of VMs that run);
+ * free = capacity - reserved, negative when overcommitted. Unknown values
+ * are NAN, with the part's -errno in error[].
+ */
+struct state_pool {
+	bool valid;			 /* read at least once */
+	uint64_t read_usec;		 /* CLOCK_MONOTONIC of the reading */
+	int error[STATE_POOL_PARTS_MAX]; /* -errno per enum host_pool_part, 0 when read */
+	uint32_t n_parts;		 /* entries of error[] in use */
+	bool machine_from_cgroup;
+	struct pool_cpuset online_cpus;
+	struct pool_cpuset machine_cpus;
+	uint32_t n_nodes; /* highest node id + 1; node_mask says which exist */
+	uint32_t node_mask;
+	struct pool_cpuset node_cpus[POOL_MAX_NODES];
+	double cpu_capacity_cores;
+	double cpu_reserved_cores;
+	double mem_capacity_bytes;
+	double mem_available_bytes; /* MemAvailable: what the kernel sees free */
+	double mem_reserved_bytes;
+	uint32_t n_hugepages; /* sorted by size, then node */
+	struct state_pool_hugepages hugepages[STATE_POOL_HUGEPAGES_MAX];
+};
+
+/* The name of host_pool part i, for error reports ("online-cpus", ...). */
+const char *state_pool_part_to_string(uint32_t part);
+
 struct state_snapshot {
 	uint64_t generation;
 	struct state_host host;
+	struct state_pool pool;
 	size_t n_vms;
 	struct state_vm *vms; /* sorted by name */
 };

@@ -3,7 +3,8 @@
  * prescientctl against the real API server serving a hand-built snapshot:
  * tables (values, units, alignment), --json (the daemon's data object as is),
  * errors and exit codes (0 ok, 1 error, 2 usage), an absent daemon, a daemon
- * that never answers (--timeout), application metrics shown and pushed.
+ * that never answers (--timeout), application metrics shown and pushed, the
+ * host's resource pool.
  *
  * Usage: test-ctl PRESCIENTCTL          run the tests
  *        test-ctl --serve SOCKET        serve the fake snapshot until killed
@@ -243,6 +244,67 @@ static void test_json(void)
 	run_result_free(&r);
 }
 
+static void test_pool(void)
+{
+	struct run_result r = run(NULL, 3, "--socket", sock, "pool");
+	char head[512], row[512];
+
+	check_int_eq(r.status, 0);
+	check_int_eq(r.err_len, 0);
+	check_has(r.out, "Host resource pool (read 5.");
+	/* capacity, reserved, free per resource, with units */
+	line_with(r.out, "RESOURCE", head, sizeof(head));
+	line_with(r.out, "  cpu ", row, sizeof(row));
+	check_has(row, " 6.00 ");
+	check_has(row, " 2.25 ");
+	check_has(row, " 3.75 ");
+	check_has(row, "cores");
+	check_has(row, "machine.slice CPUs 2-7 (its cpuset); online 0-7 (8)");
+	check_int_eq(word_end(row, "6.00"), word_end(head, "CAPACITY"));
+	check_int_eq(word_end(row, "3.75"), word_end(head, "FREE"));
+	line_with(r.out, "  memory ", row, sizeof(row));
+	check_has(row, " 16384 ");
+	check_has(row, " 3072 ");
+	check_has(row, " 13312 ");
+	check_has(row, "12288 MiB available");
+	/* NUMA nodes and hugepages per size and node */
+	check_has(r.out, "NUMA nodes");
+	line_with(r.out, "4-7", row, sizeof(row));
+	check_has(row, " 1 ");
+	check_has(row, " 4 ");
+	line_with(r.out, "1 GiB", row, sizeof(row));
+	check_has(row, " 0 ");
+	check_has(row, " 2 ");
+	check_has(row, " 2048 ");
+	check_has(row, " 1024");
+	line_with(r.out, "  500 ", row, sizeof(row));
+	check_has(row, "2 MiB");
+	check_has(row, " 512 ");
+	check_has(row, " 1000");
+	/* who holds what */
+	line_with(r.out, FAKE_UUID_WEB1, row, sizeof(row));
+	check_has(row, "web1");
+	check_has(row, " 2.25 ");
+	check_has(row, " 2048 ");
+	line_with(r.out, FAKE_UUID_DB2, row, sizeof(row));
+	check_has(row, " - ");
+	check_has(row, " 1024 ");
+	check(strstr(r.out, "unknown:") == NULL);
+	run_result_free(&r);
+
+	r = run(NULL, 4, "--socket", sock, "--json", "pool");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "\"free_cores\":3.75");
+	check_has(r.out, "\"free_bytes\":13958643712");
+	check_has(r.out, "\"machine_slice\":\"2-7\"");
+	run_result_free(&r);
+
+	r = run(NULL, 4, "--socket", sock, "pool", "extra");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "'pool' takes no argument");
+	run_result_free(&r);
+}
+
 static void test_push(void)
 {
 	struct run_result r;
@@ -343,6 +405,8 @@ static void test_errors(void)
 	check_has(r.out, "Examples:");
 	check_has(r.out, "vm NAME|UUID");
 	check_has(r.out, "push VM NAME VALUE");
+	check_has(r.out, "  pool  ");
+	check_has(r.out, "hugepages per size");
 	check_has(r.out, "[vm NAME] model");
 	check_has(r.out, "KiB/s");
 	run_result_free(&r);
@@ -447,6 +511,7 @@ int main(int argc, char **argv)
 	test_vms_table();
 	test_vm_detail();
 	test_json();
+	test_pool();
 	test_push();
 	test_errors();
 	test_timeout(dir);

@@ -148,6 +148,39 @@ static void fill_db2(struct state_vm *vm)
 	}
 }
 
+static void cpus_set(struct pool_cpuset *set, uint32_t first, uint32_t last)
+{
+	for (uint32_t c = first; c <= last; c++)
+		pool_cpuset_set(set, c);
+}
+
+static void fill_pool(struct state_pool *p, uint64_t now)
+{
+	static const struct state_pool_hugepages hp[] = {
+		{ .page_kb = 2048, .node = 0, .total_pages = 512, .free_pages = 500 },
+		{ .page_kb = 2048, .node = 1, .total_pages = 256, .free_pages = 256 },
+		{ .page_kb = 1048576, .node = 0, .total_pages = 2, .free_pages = 1 },
+	};
+
+	p->valid = true;
+	p->read_usec = now > 5000000 ? now - 5000000 : 1;
+	p->n_parts = 5;
+	p->machine_from_cgroup = true;
+	cpus_set(&p->online_cpus, 0, 7);
+	cpus_set(&p->machine_cpus, 2, 7);
+	p->n_nodes = 2;
+	p->node_mask = 3;
+	cpus_set(&p->node_cpus[0], 0, 3);
+	cpus_set(&p->node_cpus[1], 4, 7);
+	p->cpu_capacity_cores = 6;
+	p->cpu_reserved_cores = 2.25;
+	p->mem_capacity_bytes = 16.0 * 1024 * 1024 * 1024;
+	p->mem_available_bytes = 12.0 * 1024 * 1024 * 1024;
+	p->mem_reserved_bytes = 3.0 * 1024 * 1024 * 1024;
+	p->n_hugepages = 3;
+	memcpy(p->hugepages, hp, sizeof(hp));
+}
+
 struct state_snapshot *fake_snapshot_new(uint64_t now)
 {
 	struct state_snapshot *snap = calloc(1, sizeof(*snap));
@@ -184,6 +217,7 @@ struct state_snapshot *fake_snapshot_new(uint64_t now)
 	h->forecast_step_sec = 60;
 	util_strlcpy(h->config_file, "/etc/prescient/prescient.conf", sizeof(h->config_file));
 	util_strlcpy(h->version, "0.1.0-test", sizeof(h->version));
+	fill_pool(&snap->pool, now);
 	return snap;
 }
 

@@ -11,6 +11,11 @@
  *   db-2  aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee  paused, 2 vCPUs, 1 GiB,
  *         no samples and no forecast (everything null), model auto,
  *         STATE_METRICS_MAX metrics m0..m7 without values (full)
+ *   pool  8 CPUs online (0-7), machine.slice 2-7 from its cpuset (6 cores,
+ *         2.25 reserved by web1), nodes 0 (0-3) and 1 (4-7), 16 GiB memory,
+ *         12 GiB available, 3 GiB reserved (web1 2 GiB, db-2 1 GiB);
+ *         hugepages 2 MiB: node0 512/500 free, node1 256/256; 1 GiB: node0
+ *         2/1; read 5 s before now
  */
 #ifndef PRESCIENT_TESTS_FAKE_STATE_H
 #define PRESCIENT_TESTS_FAKE_STATE_H

@@ -447,6 +447,84 @@ static void test_responses(struct state *st)
 	json_object_put(o);
 }
 
+/* {"cmd":"pool"}: capacity, reserved by whom, free; NUMA CPUs; hugepages per size and node. */
+static void test_pool_response(struct state *st)
+{
+	const double gib = 1024.0 * 1024 * 1024;
+	struct state_snapshot *snap;
+	struct state *st2;
+	struct json_object *o;
+
+	o = handle(st, NULL, "{\"cmd\":\"pool\"}");
+	check(jbool(o, "ok"));
+	check(jbool(o, "data.valid"));
+	check(jnum(o, "data.age_sec") >= 4.9 && jnum(o, "data.age_sec") < 600);
+	check_str_eq(jstr(o, "data.cpu.online"), "0-7");
+	check_int_eq((int)jnum(o, "data.cpu.online_count"), 8);
+	check_str_eq(jstr(o, "data.cpu.machine_slice"), "2-7");
+	check_str_eq(jstr(o, "data.cpu.machine_slice_source"), "cgroup");
+	check_double_near(jnum(o, "data.cpu.capacity_cores"), 6, 0);
+	check_double_near(jnum(o, "data.cpu.reserved_cores"), 2.25, 1e-9);
+	check_double_near(jnum(o, "data.cpu.free_cores"), 3.75, 1e-9);
+	check_double_near(jnum(o, "data.memory.capacity_bytes"), 16 * gib, 0);
+	check_double_near(jnum(o, "data.memory.available_bytes"), 12 * gib, 0);
+	check_double_near(jnum(o, "data.memory.reserved_bytes"), 3 * gib, 0);
+	check_double_near(jnum(o, "data.memory.free_bytes"), 13 * gib, 0);
+	check_int_eq(json_object_array_length(jget(o, "data.numa")), 2);
+	check_int_eq((int)jnum(o, "data.numa.1.node"), 1);
+	check_str_eq(jstr(o, "data.numa.1.cpus"), "4-7");
+	check_int_eq((int)jnum(o, "data.numa.1.cpu_count"), 4);
+	check_int_eq(json_object_array_length(jget(o, "data.hugepages")), 3);
+	check_int_eq((int)jnum(o, "data.hugepages.0.page_kb"), 2048);
+	check_int_eq((int)jnum(o, "data.hugepages.0.total_pages"), 512);
+	check_int_eq((int)jnum(o, "data.hugepages.0.free_pages"), 500);
+	check_double_near(jnum(o, "data.hugepages.0.free_bytes"), 1000.0 * 1024 * 1024, 0);
+	check_int_eq((int)jnum(o, "data.hugepages.1.node"), 1);
+	check_int_eq((int)jnum(o, "data.hugepages.2.page_kb"), 1048576);
+	check_double_near(jnum(o, "data.hugepages.2.total_bytes"), 2 * gib, 0);
+	/* who holds what: db-2 only its memory (CPU not managed), web1 both */
+	check_int_eq(json_object_array_length(jget(o, "data.reserved_by")), 2);
+	check_str_eq(jstr(o, "data.reserved_by.0.name"), "db-2");
+	check(jhas(o, "data.reserved_by.0.cpu_cores") &&
+	      jget(o, "data.reserved_by.0.cpu_cores") == NULL);
+	check_double_near(jnum(o, "data.reserved_by.0.memory_bytes"), gib, 0);
+	check_str_eq(jstr(o, "data.reserved_by.1.uuid"), FAKE_UUID_WEB1);
+	check_double_near(jnum(o, "data.reserved_by.1.cpu_cores"), 2.25, 1e-9);
+	check_double_near(jnum(o, "data.reserved_by.1.memory_bytes"), 2 * gib, 0);
+	check_int_eq(json_object_array_length(jget(o, "data.unknown")), 0);
+	json_object_put(o);
+
+	o = handle(st, NULL, "{\"cmd\":\"pool\",\"vm\":\"web1\"}");
+	check(!jbool(o, "ok"));
+	check(strstr(jstr(o, "error") ?: "", "unknown key \"vm\" for \"pool\"") != NULL);
+	json_object_put(o);
+
+	/* parts the daemon could not read: null, named with the reason, never 0 */
+	check_int_eq(state_new(&st2), 0);
+	snap = fake_snapshot_new(util_now_usec());
+	check(snap != NULL);
+	if (!snap)
+		return;
+	snap->pool.error[2] = -EINVAL; /* memory */
+	snap->pool.error[4] = -ENOENT; /* machine.slice */
+	snap->pool.mem_capacity_bytes = snap->pool.mem_available_bytes = NAN;
+	snap->pool.cpu_capacity_cores = NAN;
+	state_publish(st2, snap);
+	o = handle(st2, NULL, "{\"cmd\":\"pool\"}");
+	check(jbool(o, "ok"));
+	check(jhas(o, "data.memory.free_bytes") && jget(o, "data.memory.free_bytes") == NULL);
+	check_double_near(jnum(o, "data.memory.reserved_bytes"), 3 * gib, 0);
+	check(jget(o, "data.cpu.free_cores") == NULL);
+	check_str_eq(jstr(o, "data.cpu.machine_slice_source"), "unknown");
+	check_int_eq(json_object_array_length(jget(o, "data.unknown")), 2);
+	check_str_eq(jstr(o, "data.unknown.0.part"), "memory");
+	check_str_eq(jstr(o, "data.unknown.0.error"), strerror(EINVAL));
+	check_str_eq(jstr(o, "data.unknown.1.part"), "machine-slice-cpus");
+	check_int_eq((int)jnum(o, "data.unknown.1.errno"), ENOENT);
+	json_object_put(o);
+	state_free(st2);
+}
+
 static void test_no_state(void)
 {
 	struct json_object *o;
@@ -896,6 +974,7 @@ int main(void)
 	test_parse_fields();
 	check_int_eq(fake_state_new(&st), 0);
 	test_responses(st);
+	test_pool_response(st);
 	test_no_state();
 	test_hook_requests(st);
 	test_metric_requests(st);

@@ -6,7 +6,8 @@
 # running on a SIGHUP with a broken drop-in (the running configuration
 # stays), applies a good one (dry-run shows in status), runs on when the
 # hypervisor is missing (a clear warning, status says not connected) and
-# stops cleanly on SIGTERM, removing its socket. With a 1 s forecast step,
+# stops cleanly on SIGTERM, removing its socket. 'prescientctl pool' shows
+# this host's resources and what the test VM holds. With a 1 s forecast step,
 # application metric values pushed with prescientctl get a forecast once 12
 # steps have values, with the model of the VM's [vm NAME] section; bad pushes
 # are refused with the reason, and the metric's forecaster is checkpointed on
@@ -62,6 +63,14 @@ ctl_matches "enforcing" status || fail "status does not say enforcing"
 wait_for ctl_matches '"name":"test"' --json vms || fail "the test driver's VM is not listed"
 ctl_matches '"model":"auto","model_overridden":false' --json vm test ||
 	fail "the VM's model is not the global one without a [vm test] section"
+# The host's pool: this host's online CPUs, and the test VM holding its memory.
+ctl pool >"$dir/pool.txt" 2>&1 || fail "'prescientctl pool' failed: $(cat "$dir/pool.txt")"
+grep -q "Host resource pool" "$dir/pool.txt" || fail "no pool table: $(cat "$dir/pool.txt")"
+grep -q "^  cpu " "$dir/pool.txt" || fail "no cpu row in the pool table"
+ctl_matches "\"online_count\":$(getconf _NPROCESSORS_ONLN)," --json pool ||
+	fail "the pool's online CPUs are not this host's: $(ctl --json pool)"
+wait_for ctl_matches '"reserved_by":\[[^]]*"name":"test"' --json pool ||
+	fail "the test VM holds nothing in the pool: $(ctl --json pool)"
 
 # 2. SIGHUP with a broken drop-in: refused, daemon alive, nothing changed.
 printf '[cpu]\nheadroom = plenty\n' >"$dir/prescient.conf.d/50-test.conf"
