@@ -137,6 +137,26 @@ static int get_string(struct json_object *obj, const char *key, char *dst, size_
 	return 0;
 }
 
+/*
+ * Free text the daemon only shows (a hook's VM name and extra): a name
+ * longer than the field is cut at a UTF-8 character boundary and control
+ * characters become '?', rather than refusing the event and, with
+ * fail_open = no, the VM's start.
+ */
+static void text_fit(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	dst[n] = '\0';
+}
+
 static bool token_ok(const char *s)
 {
 	for (; *s; s++)
@@ -165,24 +185,35 @@ static int parse_hook(struct json_object *obj, struct api_hook_event *ev, char *
 	static const struct {
 		const char *key;
 		size_t off, size;
-		bool required, token;
+		bool required, token, shown_only;
 	} fields[] = {
-		{ "object", offsetof(struct api_hook_event, object), sizeof(ev->object), true,
-		  true },
-		{ "op", offsetof(struct api_hook_event, op), sizeof(ev->op), true, true },
-		{ "sub_op", offsetof(struct api_hook_event, sub_op), sizeof(ev->sub_op), false,
-		  true },
-		{ "extra", offsetof(struct api_hook_event, extra), sizeof(ev->extra), false,
+		{ "object", offsetof(struct api_hook_event, object), sizeof(ev->object), true, true,
 		  false },
-		{ "vm", offsetof(struct api_hook_event, vm), sizeof(ev->vm), true, false },
-		{ "uuid", offsetof(struct api_hook_event, uuid), sizeof(ev->uuid), false, false },
+		{ "op", offsetof(struct api_hook_event, op), sizeof(ev->op), true, true, false },
+		{ "sub_op", offsetof(struct api_hook_event, sub_op), sizeof(ev->sub_op), false,
+		  true, false },
+		{ "extra", offsetof(struct api_hook_event, extra), sizeof(ev->extra), false, false,
+		  true },
+		{ "vm", offsetof(struct api_hook_event, vm), sizeof(ev->vm), true, false, true },
+		{ "uuid", offsetof(struct api_hook_event, uuid), sizeof(ev->uuid), false, false,
+		  false },
 	};
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		char *dst = (char *)ev + fields[i].off;
+		char text[API_REQUEST_MAX_BYTES];
 
-		r = get_string(obj, fields[i].key, dst, fields[i].size, errbuf, errbuf_size);
+		if (fields[i].shown_only) {
+			r = get_string(obj, fields[i].key, text, sizeof(text), errbuf, errbuf_size);
+			if (r >= 0) {
+				text_fit(dst, fields[i].size, text);
+				continue;
+			}
+		} else {
+			r = get_string(obj, fields[i].key, dst, fields[i].size, errbuf,
+				       errbuf_size);
+		}
 		if (r == -ENOENT) {
 			if (fields[i].required)
 				return fail(

@@ -154,8 +154,12 @@ static const struct parse_case parse_cases[] = {
 	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"release\",\"extra\":\"from snapshot\","
 	  "\"vm\":\"x\"}",
 	  true, NULL },
-	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\",\"vm\":\"a\\nb\"}", false,
-	  "control characters" },
+	/* A hook's VM name is only shown: a control character becomes '?'. */
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"started\",\"vm\":\"a\\nb\"}", true,
+	  NULL },
+	/* The fields the daemon dispatches on stay strict. */
+	{ "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"sta\\trted\",\"vm\":\"a\"}", false,
+	  "lower-case" },
 	{ "{\"cmd\":\"vm\",\"vm\":\"\xff\xfe\"}", false, "invalid JSON" }, /* not UTF-8 */
 	{ "{\"cmd\":\"vm\",\"vm\":\"caf\xc3\xa9\"}", true, NULL },
 	{ "{\"cmd\":\"status\",}", false, "invalid JSON" },
@@ -256,6 +260,26 @@ static void test_parse_fields(void)
 	check_str_eq(req.hook.extra, "migrated");
 	check_str_eq(req.hook.vm, "web1");
 	check_str_eq(req.hook.uuid, FAKE_UUID_WEB1);
+
+	/* A hook's VM name and extra are only shown: too long is cut, not refused. */
+	big = malloc(400);
+	snprintf(big, 400,
+		 "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"prepare\",\"vm\":\"%0300d\","
+		 "\"extra\":\"a\\tb\"}",
+		 0);
+	check_int_eq(api_request_parse(big, strlen(big), &req, err, sizeof(err)), 0);
+	check_int_eq(strlen(req.hook.vm), sizeof(req.hook.vm) - 1);
+	check_str_eq(req.hook.extra, "a?b");
+	free(big);
+	/* ... and a cut never splits a UTF-8 character ("é" is 2 bytes). */
+	big = malloc(1000);
+	strcpy(big, "{\"cmd\":\"hook\",\"object\":\"qemu\",\"op\":\"start\",\"vm\":\"x");
+	for (int i = 0; i < 100; i++)
+		strcat(big, "\xc3\xa9");
+	strcat(big, "\"}");
+	check_int_eq(api_request_parse(big, strlen(big), &req, err, sizeof(err)), 0);
+	check_int_eq(strlen(req.hook.vm), 127); /* "x" and 63 whole characters */
+	free(big);
 
 	check_int_eq(api_request_parse(l2, strlen(l2), &req, err, sizeof(err)), 0);
 	check_str_eq(req.hook.sub_op, "-");
