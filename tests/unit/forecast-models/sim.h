@@ -7,6 +7,7 @@
 #define PRESCIENT_TESTS_FORECAST_MODELS_SIM_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sim_rng {
@@ -53,6 +54,30 @@ static inline void sim_arma(struct sim_rng *r, double c, const double *phi, unsi
 		if (t >= burn)
 			y[t - burn] = v;
 	}
+}
+
+/* Odd series of every kind: steps, bursts, zeros, trends, gaps, any length. */
+static inline size_t sim_odd_series(struct sim_rng *r, double *y, size_t cap, uint32_t *ret_m)
+{
+	size_t n = 1 + (size_t)(sim_uniform(r) * (double)(cap - 1));
+	double level = sim_uniform(r) < 0.3 ? 0 : 100 * sim_uniform(r);
+	double noise = sim_uniform(r) < 0.2 ? 0 : pow(10, 4 * sim_uniform(r) - 2);
+	double burst = sim_uniform(r) * 0.1, trend = sim_uniform(r) < 0.2 ? sim_normal(r) : 0;
+	static const uint32_t seasons[] = { 0, 0, 2, 12, 24, 288, 289, 2016 };
+
+	*ret_m = seasons[(size_t)(sim_uniform(r) * 8) % 8];
+	for (size_t t = 0; t < n; t++) {
+		if (sim_uniform(r) < 0.005)
+			level = sim_uniform(r) < 0.5 ? 0 : 1000 * sim_uniform(r);
+		y[t] = level + trend * (double)t + noise * sim_normal(r);
+		if (sim_uniform(r) < burst)
+			y[t] += 1e4 * sim_uniform(r);
+		if (*ret_m && (t % *ret_m) < *ret_m / 3)
+			y[t] += 50;
+		if (sim_uniform(r) < 0.01)
+			y[t] = NAN;
+	}
+	return n;
 }
 
 #endif

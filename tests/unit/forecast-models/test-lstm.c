@@ -128,30 +128,6 @@ static void test_gradient(void)
 	check_int_eq(bad, 0);
 }
 
-/* Odd series of every kind: steps, bursts, zeros, trends, gaps, any length. */
-static size_t odd_series(struct sim_rng *r, double *y, size_t cap, uint32_t *ret_m)
-{
-	size_t n = 1 + (size_t)(sim_uniform(r) * (double)(cap - 1));
-	double level = sim_uniform(r) < 0.3 ? 0 : 100 * sim_uniform(r);
-	double noise = sim_uniform(r) < 0.2 ? 0 : pow(10, 4 * sim_uniform(r) - 2);
-	double burst = sim_uniform(r) * 0.1, trend = sim_uniform(r) < 0.2 ? sim_normal(r) : 0;
-	static const uint32_t seasons[] = { 0, 0, 2, 12, 24, 288, 289, 2016 };
-
-	*ret_m = seasons[(size_t)(sim_uniform(r) * 8) % 8];
-	for (size_t t = 0; t < n; t++) {
-		if (sim_uniform(r) < 0.005)
-			level = sim_uniform(r) < 0.5 ? 0 : 1000 * sim_uniform(r);
-		y[t] = level + trend * (double)t + noise * sim_normal(r);
-		if (sim_uniform(r) < burst)
-			y[t] += 1e4 * sim_uniform(r);
-		if (*ret_m && (t % *ret_m) < *ret_m / 3)
-			y[t] += 50;
-		if (sim_uniform(r) < 0.01)
-			y[t] = NAN;
-	}
-	return n;
-}
-
 static void test_odd_series(void)
 {
 	static double y[1200], mean[400], sd[400];
@@ -160,7 +136,7 @@ static void test_odd_series(void)
 
 	for (int it = 0; it < 60; it++) {
 		uint32_t m;
-		size_t n = odd_series(&r, y, 1200, &m);
+		size_t n = sim_odd_series(&r, y, 1200, &m);
 		bool ok = true;
 
 		check_int_eq(forecast_lstm_ops.fit(&s, &cfg, m, y, n), 0);
