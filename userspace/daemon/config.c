@@ -40,12 +40,18 @@ enum key_type {
 	KEY_DURATION,	/* "10s", "500ms", plain seconds; stored in usec */
 	KEY_DURATION_S, /* duration stored in whole seconds (uint32_t) */
 	KEY_DOUBLE,
-	KEY_RATIO,  /* "0.10" or "10%" */
-	KEY_PATH,   /* absolute path */
-	KEY_SOCKET, /* absolute path that fits sun_path, or empty for the default */
+	KEY_DOUBLE_POS, /* a double in (min, max]: above min, never equal */
+	KEY_RATIO,	/* "0.10" or "10%" */
+	KEY_PATH,	/* absolute path */
+	KEY_SOCKET,	/* absolute path that fits sun_path, or empty for the default */
 	KEY_STRING,
 	KEY_LOG_LEVEL,
 	KEY_MODEL,
+	KEY_CLASS,    /* guaranteed, burstable, best-effort */
+	KEY_SIZE,     /* bytes with K/M/G/T (1024-based) */
+	KEY_BITRATE,  /* bits/s with k/M/G/T (1000-based), optional "bit" */
+	KEY_BYTERATE, /* bytes/s with K/M/G/T (1024-based), optional "/s" */
+	KEY_IFNAME,   /* a network interface name, or empty */
 };
 
 struct key_desc {
@@ -60,6 +66,9 @@ struct key_desc {
 
 #define F(field)      offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define USEC(seconds) ((double)(seconds)*1e6)
+#define BOOL_ACCEPTED "yes/no, true/false, on/off or 1/0"
+#define RISK_ACCEPTED "a probability from 0 to 0.5 or a percentage (0.05 or 5%)"
+#define PSI_ACCEPTED  "a percentage of time stalled, above 0 and at most 100"
 
 static const struct key_desc keys[] = {
 	{ "daemon", "log_level", KEY_LOG_LEVEL, F(log_level), 0, 7,
@@ -111,6 +120,59 @@ static const struct key_desc keys[] = {
 	{ "cpu", "period", KEY_DURATION, F(cpu_period_usec), 1000, USEC(1),
 	  "a duration from 1ms to 1s" },
 
+	/*
+	 * The allocation engine. Risk bounds cap the forecast probability that
+	 * a kind's demand exceeds its capacity; above 0.5 "overcommit" would
+	 * mean expecting the shortage, so that is refused. Hugepages are never
+	 * overcommitted and have no key.
+	 */
+	{ "alloc", "manage", KEY_BOOL, F(alloc_manage), 0, 0, BOOL_ACCEPTED },
+	{ "alloc", "class", KEY_CLASS, F(alloc_class), 0, 0,
+	  "guaranteed, burstable or best-effort" },
+	{ "alloc", "risk_bound_cpu", KEY_RATIO, F(risk_bound[POOL_KIND_CPU]), 0, 0.5,
+	  RISK_ACCEPTED },
+	{ "alloc", "risk_bound_memory", KEY_RATIO, F(risk_bound[POOL_KIND_MEM]), 0, 0.5,
+	  RISK_ACCEPTED },
+	{ "alloc", "risk_bound_net", KEY_RATIO, F(risk_bound[POOL_KIND_NET]), 0, 0.5,
+	  RISK_ACCEPTED },
+	{ "alloc", "risk_bound_disk", KEY_RATIO, F(risk_bound[POOL_KIND_DISK]), 0, 0.5,
+	  RISK_ACCEPTED },
+	{ "alloc", "lead_time", KEY_U32, F(alloc_lead_steps), 1, STATE_HORIZON_MAX,
+	  "an integer number of forecast steps from 1 to 64" },
+	{ "alloc", "headroom", KEY_RATIO, F(alloc_headroom), 0, 10,
+	  "a fraction from 0 to 10 or a percentage (0.10 or 10%)" },
+	{ "alloc", "lease_ttl", KEY_DURATION, F(lease_ttl_usec), USEC(1), USEC(86400),
+	  "a duration from 1s to 1d" },
+	{ "alloc", "memory_manage", KEY_BOOL, F(mem_manage), 0, 0, BOOL_ACCEPTED },
+	{ "alloc", "net_manage", KEY_BOOL, F(net_manage), 0, 0, BOOL_ACCEPTED },
+	{ "alloc", "disk_manage", KEY_BOOL, F(disk_manage), 0, 0, BOOL_ACCEPTED },
+	{ "alloc", "hugepages_manage", KEY_BOOL, F(hugepages_manage), 0, 0, BOOL_ACCEPTED },
+
+	{ "pool", "host_reserved_cores", KEY_DOUBLE, F(host_reserved_cores), 0, 4096,
+	  "a number of cores from 0 to 4096" },
+	{ "pool", "host_reserved_memory", KEY_SIZE, F(host_reserved_mem_bytes), 0,
+	  (double)(1ULL << 50), "a size such as 1G, 512M or 2048K (powers of 1024), up to 1024T" },
+	{ "pool", "uplink", KEY_IFNAME, F(net_uplink), 0, 0,
+	  "an interface name of at most 15 characters without '/', ':' or blanks, or nothing "
+	  "for the interface of the default route" },
+	{ "pool", "uplink_capacity", KEY_BITRATE, F(net_capacity_bps), 0, 1e13,
+	  "bits per second such as 10G, 1000M, 10gbit or 100mbit (powers of 1000), up to 10T; "
+	  "0 to read the link speed" },
+	{ "pool", "disk_capacity", KEY_BYTERATE, F(disk_capacity_bps), 0, (double)(1ULL << 40),
+	  "bytes per second such as 500M or 2G/s (powers of 1024), up to 1T; 0 for no disk "
+	  "dimension" },
+
+	/* The fast loop between plan ticks, on PSI "some" avg10 of machine.slice. */
+	{ "safety", "enable", KEY_BOOL, F(safety_enable), 0, 0, BOOL_ACCEPTED },
+	{ "safety", "cpu_pressure", KEY_DOUBLE_POS, F(safety_cpu_pressure), 0, 100, PSI_ACCEPTED },
+	{ "safety", "memory_pressure", KEY_DOUBLE_POS, F(safety_mem_pressure), 0, 100,
+	  PSI_ACCEPTED },
+	{ "safety", "io_pressure", KEY_DOUBLE_POS, F(safety_io_pressure), 0, 100, PSI_ACCEPTED },
+	{ "safety", "persist", KEY_U32, F(safety_persist_ticks), 1, 1000,
+	  "an integer number of ticks from 1 to 1000" },
+	{ "safety", "cooldown", KEY_DURATION, F(safety_cooldown_usec), 0, USEC(3600),
+	  "a duration from 0 to 1h" },
+
 	{ "api", "socket", KEY_SOCKET, F(api_socket), 0, 0,
 	  "an absolute path of at most 107 bytes, or nothing for <run_dir>/prescient.sock" },
 	{ "api", "max_clients", KEY_U32, F(api_max_clients), 1, 4096, "an integer from 1 to 4096" },
@@ -154,6 +216,31 @@ void config_init_defaults(struct config *cfg)
 	cfg->cpu_lower_after_steps = 3;
 	cfg->cpu_lower_ratio = 0.7;
 	cfg->cpu_period_usec = 100000;
+	cfg->alloc_manage = true;
+	cfg->alloc_class = POOL_CLASS_BURSTABLE;
+	cfg->risk_bound[POOL_KIND_CPU] = 0.05;
+	cfg->risk_bound[POOL_KIND_MEM] = 0.01;
+	cfg->risk_bound[POOL_KIND_HUGEPAGES] = 0;
+	cfg->risk_bound[POOL_KIND_NET] = 0.05;
+	cfg->risk_bound[POOL_KIND_DISK] = 0.05;
+	cfg->alloc_lead_steps = 5;
+	cfg->alloc_headroom = 0.10;
+	cfg->lease_ttl_usec = 120 * USEC_PER_SEC;
+	cfg->mem_manage = true;
+	cfg->net_manage = true;
+	cfg->disk_manage = true;
+	cfg->hugepages_manage = true;
+	cfg->host_reserved_cores = 0.5;
+	cfg->host_reserved_mem_bytes = 1ULL << 30;
+	cfg->net_uplink[0] = '\0';
+	cfg->net_capacity_bps = 0;
+	cfg->disk_capacity_bps = 0;
+	cfg->safety_enable = true;
+	cfg->safety_cpu_pressure = 20;
+	cfg->safety_mem_pressure = 10;
+	cfg->safety_io_pressure = 30;
+	cfg->safety_persist_ticks = 2;
+	cfg->safety_cooldown_usec = 10 * USEC_PER_SEC;
 	cfg->api_socket[0] = '\0';
 	cfg->api_max_clients = 64;
 	cfg->api_client_timeout_usec = 10 * USEC_PER_SEC;
@@ -267,6 +354,91 @@ static bool in_range(const struct key_desc *k, double v)
 	return v >= k->min && v <= k->max;
 }
 
+/*
+ * Link rates as tc and ethtool write them: a number with k, M, G or T
+ * (powers of 1000, any case), optionally followed by "bit". "bps" is refused
+ * on purpose: tc reads it as bytes per second, people as bits.
+ */
+static int parse_bitrate(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		double mult;
+	} units[] = {
+		{ "kbit", 1e3 }, { "mbit", 1e6 }, { "gbit", 1e9 }, { "tbit", 1e12 }, { "bit", 1 },
+		{ "k", 1e3 },	 { "m", 1e6 },	  { "g", 1e9 },	   { "t", 1e12 },    { "", 1 },
+	};
+	const char *end;
+	char num[64];
+	size_t n;
+	double v;
+	int r;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (end = s; (*end >= '0' && *end <= '9') || *end == '.'; end++)
+		;
+	n = (size_t)(end - s);
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	r = util_parse_double(num, &v);
+	if (r < 0)
+		return r;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		size_t l = strlen(units[i].suffix);
+		const char *rest = end + l;
+
+		if (strncasecmp(end, units[i].suffix, l))
+			continue;
+		while (*rest == ' ' || *rest == '\t')
+			rest++;
+		if (*rest)
+			continue;
+		v *= units[i].mult;
+		if (!isfinite(v) || v >= 1.8e19)
+			return -ERANGE;
+		*ret = (uint64_t)(v + 0.5);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* A size per second: "500M", "2G/s", "1048576". */
+static int parse_byterate(const char *s, uint64_t *ret)
+{
+	_cleanup_free_ char *copy = NULL;
+	size_t len = strlen(s);
+
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && s[len - 2] == '/' && (s[len - 1] == 's' || s[len - 1] == 'S')) {
+		copy = strndup(s, len - 2);
+		if (!copy)
+			return -ENOMEM;
+		s = copy;
+	}
+	return util_parse_size_bytes(s, ret);
+}
+
+/* What the kernel's dev_valid_name() accepts, so a typo fails here and not at pool time. */
+static int ifname_check(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len >= CONFIG_IFNAME_MAX)
+		return -ENAMETOOLONG;
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return -EINVAL;
+	for (const char *p = s; *p; p++)
+		if (*p == '/' || *p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
 /* Parses value for key k into the config; -EINVAL/-ERANGE on a bad value. */
 static int key_apply(const struct key_desc *k, const char *value, struct config *cfg)
 {
@@ -311,10 +483,11 @@ static int key_apply(const struct key_desc *k, const char *value, struct config 
 		*(uint32_t *)field = (uint32_t)u;
 		return 0;
 	case KEY_DOUBLE:
+	case KEY_DOUBLE_POS:
 		r = util_parse_double(value, &d);
 		if (r < 0)
 			return r;
-		if (!in_range(k, d))
+		if (!in_range(k, d) || (k->type == KEY_DOUBLE_POS && d == k->min))
 			return -ERANGE;
 		*(double *)field = d;
 		return 0;
@@ -371,6 +544,35 @@ static int key_apply(const struct key_desc *k, const char *value, struct config 
 		*(enum forecast_model *)field = m;
 		return 0;
 	}
+	case KEY_CLASS: {
+		enum pool_class c;
+
+		r = pool_class_from_string(value, &c);
+		if (r < 0)
+			return r;
+		*(enum pool_class *)field = c;
+		return 0;
+	}
+	case KEY_SIZE:
+	case KEY_BITRATE:
+	case KEY_BYTERATE:
+		if (k->type == KEY_SIZE)
+			r = util_parse_size_bytes(value, &u);
+		else if (k->type == KEY_BITRATE)
+			r = parse_bitrate(value, &u);
+		else
+			r = parse_byterate(value, &u);
+		if (r < 0)
+			return r;
+		if (!in_range(k, (double)u))
+			return -ERANGE;
+		*(uint64_t *)field = u;
+		return 0;
+	case KEY_IFNAME:
+		r = ifname_check(value);
+		if (r < 0)
+			return r;
+		return util_strlcpy(field, value, k->size);
 	}
 	return -EINVAL;
 }
@@ -404,6 +606,25 @@ bool config_vm_cpu_manage(const struct config *cfg, const char *name, const char
 	return v && v->has_cpu_manage ? v->cpu_manage : cfg->cpu_manage;
 }
 
+enum pool_class config_vm_class(const struct config *cfg, const char *name, const char *uuid)
+{
+	const struct config_vm *v = config_vm_find(cfg, name, uuid);
+
+	if (v && v->has_class)
+		return v->cls;
+	/* Pinned cores are reserved whole: a pinned VM is guaranteed by construction. */
+	if (v && v->has_pin && v->pin)
+		return POOL_CLASS_GUARANTEED;
+	return cfg->alloc_class;
+}
+
+bool config_vm_pin(const struct config *cfg, const char *name, const char *uuid)
+{
+	const struct config_vm *v = config_vm_find(cfg, name, uuid);
+
+	return v && v->has_pin && v->pin;
+}
+
 /* "vm NAME" (blanks around NAME ignored): NAME, or NULL when the section is not a [vm ...]. */
 static const char *vm_section_name(const char *section, char *buf, size_t size)
 {
@@ -430,6 +651,7 @@ static int vm_key_apply(struct parse_ctx *ctx, const char *section, const char *
 	struct config *cfg = ctx->cfg;
 	struct config_vm *v = NULL;
 	enum forecast_model model = FORECAST_AUTO;
+	enum pool_class cls = POOL_CLASS_BURSTABLE;
 	bool b = false;
 
 	/* inih keeps 49 characters of a section name: a longer one arrives cut. */
@@ -461,18 +683,26 @@ static int vm_key_apply(struct parse_ctx *ctx, const char *section, const char *
 				  vm, value);
 			return 0;
 		}
-	} else if (!strcmp(name, "cpu_manage")) {
+	} else if (!strcmp(name, "cpu_manage") || !strcmp(name, "pin")) {
 		if (util_parse_bool(value, &b) < 0) {
 			ctx_error(ctx, -EINVAL,
-				  "[vm %s] cpu_manage = '%s' is not valid: expected yes/no, "
+				  "[vm %s] %s = '%s' is not valid: expected yes/no, "
 				  "true/false, on/off or 1/0",
+				  vm, name, value);
+			return 0;
+		}
+	} else if (!strcmp(name, "class")) {
+		if (pool_class_from_string(value, &cls) < 0) {
+			ctx_error(ctx, -EINVAL,
+				  "[vm %s] class = '%s' is not valid: expected guaranteed, "
+				  "burstable or best-effort",
 				  vm, value);
 			return 0;
 		}
 	} else {
 		ctx_error(ctx, -EINVAL,
-			  "[vm %s] unknown key '%s': a [vm NAME] section takes model and "
-			  "cpu_manage",
+			  "[vm %s] unknown key '%s': a [vm NAME] section takes model, "
+			  "cpu_manage, class and pin",
 			  vm, name);
 		return 0;
 	}
@@ -495,9 +725,27 @@ static int vm_key_apply(struct parse_ctx *ctx, const char *section, const char *
 	if (!strcmp(name, "model")) {
 		v->has_model = true;
 		v->model = model;
-	} else {
+	} else if (!strcmp(name, "cpu_manage")) {
 		v->has_cpu_manage = true;
 		v->cpu_manage = b;
+	} else if (!strcmp(name, "class")) {
+		v->has_class = true;
+		v->cls = cls;
+	} else {
+		v->has_pin = true;
+		v->pin = b;
+	}
+	/*
+	 * Checked on the merged section, so the line that completes the
+	 * contradiction is the one named, whichever file it is in. The config
+	 * is a scratch copy: a refused line changes nothing the caller sees.
+	 */
+	if (v->has_pin && v->pin && v->has_class && v->cls != POOL_CLASS_GUARANTEED) {
+		ctx_error(ctx, -EINVAL,
+			  "[vm %s] pin = yes with class = %s: pinned cores are reserved whole, "
+			  "so a pinned VM must be class guaranteed (or have no class)",
+			  vm, pool_class_to_string(v->cls));
+		return 0;
 	}
 	return 1;
 }
@@ -523,7 +771,8 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 	if (!section_known(section)) {
 		ctx_error(ctx, -EINVAL,
 			  "unknown section [%s]: known sections are [daemon], [libvirt], "
-			  "[collect], [forecast], [cpu], [api], [hook] and [vm NAME]",
+			  "[collect], [forecast], [cpu], [alloc], [pool], [safety], [api], "
+			  "[hook] and [vm NAME]",
 			  section);
 		return 0;
 	}
@@ -555,6 +804,9 @@ static int config_validate(const struct config *cfg, char *errbuf, size_t errbuf
 	else if (cfg->cpu_max_cores > 0 && cfg->cpu_max_cores < cfg->cpu_min_cores)
 		msg = "[cpu] max_cores is below min_cores: set max_cores >= min_cores, or 0 for "
 		      "the VM's vCPU count";
+	else if (cfg->alloc_lead_steps > cfg->horizon_steps)
+		msg = "[alloc] lead_time is larger than [forecast] horizon: the planner cannot "
+		      "look further ahead than the forecast; raise horizon or lower lead_time";
 	else if (cfg->history_steps < cfg->horizon_steps)
 		msg = "[forecast] history is shorter than horizon: keep at least as many steps "
 		      "of history as are forecast";

@@ -10,10 +10,19 @@
  *   [forecast] step, horizon, model, history, refit_every
  *   [cpu]      manage, lead_time, headroom, min_cores, max_cores,
  *              lower_after, lower_ratio, period
+ *   [alloc]    manage, class, risk_bound_cpu, risk_bound_memory,
+ *              risk_bound_net, risk_bound_disk, lead_time, headroom,
+ *              lease_ttl, memory_manage, net_manage, disk_manage,
+ *              hugepages_manage
+ *   [pool]     host_reserved_cores, host_reserved_memory, uplink,
+ *              uplink_capacity, disk_capacity
+ *   [safety]   enable, cpu_pressure, memory_pressure, io_pressure, persist,
+ *              cooldown
  *   [api]      socket, max_clients, client_timeout
  *   [hook]     fail_open, timeout   (read by the hook program too)
- *   [vm NAME]  model, cpu_manage    (per VM, NAME = its name or UUID; at most
- *              CONFIG_VMS_MAX sections, the same NAME again merges)
+ *   [vm NAME]  model, cpu_manage, class, pin   (per VM, NAME = its name or
+ *              UUID; at most CONFIG_VMS_MAX sections, the same NAME again
+ *              merges; pin = yes needs class guaranteed or no class)
  *
  * Unknown sections or keys, bad values and missing files named by --config
  * are errors with file:line and what to do; nothing is applied then.
@@ -26,6 +35,7 @@
 #include <stdint.h>
 
 #include "forecast.h"
+#include "pool.h"
 
 /*
  * inih keeps 49 characters of a section name: "vm " and the VM's name must
@@ -33,6 +43,8 @@
  */
 #define CONFIG_VM_KEY_MAX 45
 #define CONFIG_VMS_MAX	  64
+/* IFNAMSIZ (16) including the NUL. */
+#define CONFIG_IFNAME_MAX 16
 
 /* A [vm NAME] section: settings that override the global ones for one VM. */
 struct config_vm {
@@ -41,6 +53,10 @@ struct config_vm {
 	enum forecast_model model; /* for the VM's forecasters, resources and metrics */
 	bool has_cpu_manage;
 	bool cpu_manage;
+	bool has_class;
+	enum pool_class cls; /* how its reservations are sized and overcommitted */
+	bool has_pin;
+	bool pin; /* dedicated cores, reserved whole; implies class guaranteed */
 };
 
 struct config {
@@ -76,6 +92,32 @@ struct config {
 					   3 */
 	double cpu_lower_ratio;		/* lower only when target < ratio * current, default 0.7 */
 	uint64_t cpu_period_usec;	/* CFS period, default 100000 */
+	/* [alloc] */
+	bool alloc_manage; /* hold leases and enforce mem/net/disk/hugepages, default true */
+	enum pool_class alloc_class;	  /* default class of a VM, default POOL_CLASS_BURSTABLE */
+	double risk_bound[POOL_NR_KINDS]; /* allowed P(demand > capacity) per kind, each in
+					     [0, 0.5]: cpu 0.05, memory 0.01, net 0.05, disk
+					     0.05; hugepages always 0 (never overcommitted) */
+	uint32_t alloc_lead_steps;	  /* key lead_time, for memory/net/disk, default 5 */
+	double alloc_headroom;		  /* key headroom, default 0.10 */
+	uint64_t lease_ttl_usec; /* key lease_ttl: unconfirmed offers expire, default 120 s */
+	bool mem_manage;	 /* key memory_manage, default true */
+	bool net_manage;	 /* default true */
+	bool disk_manage;	 /* default true */
+	bool hugepages_manage;	 /* default true */
+	/* [pool] */
+	double host_reserved_cores;	    /* never leased, default 0.5 */
+	uint64_t host_reserved_mem_bytes;   /* key host_reserved_memory, default 1 GiB */
+	char net_uplink[CONFIG_IFNAME_MAX]; /* key uplink; "" = the default route's interface */
+	uint64_t net_capacity_bps;	    /* key uplink_capacity, bits/s; 0 = read its speed */
+	uint64_t disk_capacity_bps;	    /* key disk_capacity, bytes/s; 0 = no disk dimension */
+	/* [safety] */
+	bool safety_enable;	    /* key enable, default true */
+	double safety_cpu_pressure; /* PSI "some" avg10 percent thresholds, (0, 100]: */
+	double safety_mem_pressure; /*   cpu 20, memory 10, io 30 */
+	double safety_io_pressure;
+	uint32_t safety_persist_ticks; /* key persist: ticks above threshold before acting, 2 */
+	uint64_t safety_cooldown_usec; /* key cooldown, default 10 s */
 	/* [api] */
 	char api_socket[256];		  /* default <run_dir>/prescient.sock when empty */
 	uint32_t api_max_clients;	  /* default 64 */
@@ -117,6 +159,13 @@ const struct config_vm *config_vm_find(const struct config *cfg, const char *nam
 enum forecast_model config_vm_model(const struct config *cfg, const char *name, const char *uuid,
 				    bool *ret_overridden);
 bool config_vm_cpu_manage(const struct config *cfg, const char *name, const char *uuid);
+/*
+ * The VM's class: its [vm] class, else guaranteed when its section says
+ * pin = yes, else [alloc] class.
+ */
+enum pool_class config_vm_class(const struct config *cfg, const char *name, const char *uuid);
+/* Whether the VM gets dedicated cores: its [vm] pin, default no. */
+bool config_vm_pin(const struct config *cfg, const char *name, const char *uuid);
 
 /* The API socket path: api_socket, or <run_dir>/prescient.sock when unset. */
 int config_api_socket_path(const struct config *cfg, char *buf, size_t size);

@@ -5,7 +5,9 @@
  * parsers; this file only finds the files, reads them and records, per part,
  * what could not be read. Hugepage counts are the kernel's own nr_hugepages
  * and free_hugepages, because a pool grown by writing nr_hugepages may get
- * fewer pages than asked when memory is fragmented.
+ * fewer pages than asked when memory is fragmented. The uplink's capacity is
+ * its link speed only when the user set none: virtual NICs and bonds report
+ * -1 or a nominal figure, and the real bottleneck is often upstream.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,12 +26,22 @@
 #define HOST_POOL_HP_MAX    (POOL_MAX_NODES * 8)
 #define NODE_DIR	    "devices/system/node"
 #define MACHINE_CPUSET_FILE "machine.slice/cpuset.cpus.effective"
+#define ROUTE_FIELDS_MIN    8 /* Iface Destination Gateway Flags RefCnt Use Metric Mask */
+#define RTF_UP_FLAG	    0x0001
+#define RTF_REJECT_FLAG	    0x0200
 
 _Static_assert(HOST_POOL_NR_PARTS <= STATE_POOL_PARTS_MAX, "state_pool.error[] too small");
 
 const char *host_pool_part_to_string(enum host_pool_part p)
 {
-	return state_pool_part_to_string((uint32_t)p);
+	const char *name = state_pool_part_to_string((uint32_t)p);
+
+	/* Until state.c names the newer parts, name them here rather than "unknown". */
+	if (!strcmp(name, "unknown") && p == HOST_POOL_NET)
+		return "uplink";
+	if (!strcmp(name, "unknown") && p == HOST_POOL_DISK)
+		return "disk-bandwidth";
+	return name;
 }
 
 static void closedirp(DIR **d)
@@ -320,16 +332,277 @@ static int read_machine(const char *cgroup_root, struct host_pool *hp)
 	return 0;
 }
 
-int host_pool_read(const struct host_pool_roots *roots, struct host_pool *ret)
+bool host_pool_ifname_valid(const char *name)
 {
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	if (len == 0 || len >= CONFIG_IFNAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p == '/' || *p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Exactly n hex digits, as the kernel prints addresses, flags and masks in net/route. */
+static int hex_field_parse(const char *s, size_t n, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (strlen(s) != n)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		int d;
+
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (*p >= 'A' && *p <= 'F')
+			d = *p - 'A' + 10;
+		else if (*p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Splits one line on blanks into at most max fields (modifies line); the field count. */
+static size_t split_fields(char *line, char **fields, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *t = strtok_r(line, " \t", &save); t && n < max; t = strtok_r(NULL, " \t", &save))
+		fields[n++] = t;
+	return n;
+}
+
+int host_pool_route_default_parse(const char *text, char *ret_ifname, size_t size)
+{
+	char best[CONFIG_IFNAME_MAX] = "";
+	uint64_t best_metric = UINT64_MAX;
+	bool found = false, header = true;
+
+	if (!text)
+		return -EINVAL;
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[256], *f[ROUTE_FIELDS_MIN];
+		uint64_t dest, flags, metric, mask;
+		size_t n;
+
+		if (len >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line = nl ? nl + 1 : line + len;
+		n = split_fields(buf, f, ROUTE_FIELDS_MIN);
+		if (header) {
+			/* The kernel's header names the columns; another layout is not ours. */
+			if (n < ROUTE_FIELDS_MIN || strcmp(f[0], "Iface") ||
+			    strcmp(f[1], "Destination") || strcmp(f[3], "Flags") ||
+			    strcmp(f[6], "Metric") || strcmp(f[7], "Mask"))
+				return -EINVAL;
+			header = false;
+			continue;
+		}
+		if (n == 0)
+			continue;
+		if (n < ROUTE_FIELDS_MIN || !host_pool_ifname_valid(f[0]) ||
+		    hex_field_parse(f[1], 8, &dest) < 0 || hex_field_parse(f[3], 4, &flags) < 0 ||
+		    util_parse_u64(f[6], &metric) < 0 || hex_field_parse(f[7], 8, &mask) < 0)
+			return -EINVAL;
+		if (dest || mask || !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+			continue;
+		if (found && metric >= best_metric)
+			continue;
+		found = true;
+		best_metric = metric;
+		util_strlcpy(best, f[0], sizeof(best));
+	}
+	if (header)
+		return -EINVAL;
+	if (!found)
+		return -ENETUNREACH;
+	return util_strlcpy(ret_ifname, best, size) < 0 ? -ENOBUFS : 0;
+}
+
+int host_pool_link_speed_parse(const char *text, uint64_t *ret_mbps)
+{
+	char buf[32];
+	size_t len;
+	int64_t v;
+
+	if (!text)
+		return -EINVAL;
+	len = strlen(text);
+	if (len > 0 && text[len - 1] == '\n')
+		len--;
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	/* Digits only, optionally after one '-': util_parse_i64 would also take blanks. */
+	for (size_t i = buf[0] == '-' ? 1 : 0; i < len; i++)
+		if (buf[i] < '0' || buf[i] > '9')
+			return -EINVAL;
+	if (util_parse_i64(buf, &v) < 0)
+		return -EINVAL;
+	/* ethtool's SPEED_UNKNOWN is -1; a link that is down may show 0. */
+	if (v == -1 || v == 0)
+		return -ENODATA;
+	if (v < 0)
+		return -EINVAL;
+	*ret_mbps = (uint64_t)v;
+	return 0;
+}
+
+static int add_bandwidth_dim(struct pool *p, enum pool_kind kind, const char *name, double kbps)
+{
+	struct pool_dim d = {
+		.kind = kind,
+		.node = POOL_NODE_ANY,
+		.total = kbps,
+		.observed_free = NAN,
+	};
+
+	if (util_strlcpy(d.name, name, sizeof(d.name)) < 0)
+		return -ENAMETOOLONG;
+	return pool_dim_add(p, &d, NULL);
+}
+
+static int read_net(const struct host_pool_roots *roots, const struct host_pool_options *opt,
+		    struct host_pool *hp)
+{
+	_cleanup_free_ char *text = NULL;
+	char rel[PATH_MAX], name[POOL_NAME_MAX];
+	uint64_t mbps;
+	double kbps;
+	int r;
+
+	if (opt->uplink && opt->uplink[0]) {
+		if (!host_pool_ifname_valid(opt->uplink)) {
+			hp->error_hint[HOST_POOL_NET] = "set [pool] uplink to an interface name";
+			return -EINVAL;
+		}
+		util_strlcpy(hp->uplink, opt->uplink, sizeof(hp->uplink));
+	} else {
+		r = read_file(roots->proc_root, "net/route", &text);
+		if (r >= 0)
+			r = host_pool_route_default_parse(text, hp->uplink, sizeof(hp->uplink));
+		if (r < 0) {
+			hp->uplink[0] = '\0';
+			hp->error_hint[HOST_POOL_NET] = "set [pool] uplink";
+			return r;
+		}
+		hp->uplink_from_route = true;
+	}
+
+	if (opt->net_capacity_bps > 0) {
+		kbps = (double)opt->net_capacity_bps / 1000;
+	} else {
+		snprintf(rel, sizeof(rel), "class/net/%s/speed", hp->uplink);
+		free(text);
+		text = NULL;
+		r = read_file(roots->sys_root, rel, &text);
+		/* Reading speed fails with EINVAL while the link is down. */
+		if (r >= 0)
+			r = host_pool_link_speed_parse(text, &mbps);
+		if (r < 0) {
+			hp->error_hint[HOST_POOL_NET] =
+				r == -ENOENT ? "set [pool] uplink to an existing "
+					       "interface, or set [pool] uplink_capacity"
+					     : "set [pool] uplink_capacity";
+			return r;
+		}
+		kbps = (double)mbps * 1000;
+	}
+	snprintf(name, sizeof(name), "net:%s", hp->uplink);
+	r = add_bandwidth_dim(&hp->pool, POOL_KIND_NET, name, kbps);
+	if (r < 0)
+		return r;
+	hp->net_capacity_kbps = kbps;
+	return 0;
+}
+
+static int read_disk(const struct host_pool_options *opt, struct host_pool *hp)
+{
+	double kbps;
+	int r;
+
+	if (opt->disk_capacity_bps == 0) {
+		hp->error_hint[HOST_POOL_DISK] = "set [pool] disk_capacity";
+		return -ENODATA;
+	}
+	kbps = (double)opt->disk_capacity_bps * 8 / 1000;
+	r = add_bandwidth_dim(&hp->pool, POOL_KIND_DISK, "disk", kbps);
+	if (r < 0)
+		return r;
+	hp->disk_capacity_kbps = kbps;
+	return 0;
+}
+
+/*
+ * Reserves and risk bounds from the options onto the dimensions that were
+ * read. A reserve is cut to the dimension's total so that capacity is never
+ * negative. Hugepages are never overcommitted whatever opt says.
+ */
+static void apply_options(const struct host_pool_options *opt, struct pool *p)
+{
+	for (uint32_t i = 0; i < p->n_dims; i++) {
+		struct pool_dim *d = &p->dims[i];
+		double bound = (unsigned)d->kind < POOL_NR_KINDS ? opt->risk_bound[d->kind] : 0;
+
+		if (d->kind == POOL_KIND_HUGEPAGES || !isfinite(bound) || bound < 0 || bound >= 1)
+			bound = 0;
+		d->risk_bound = bound;
+		if (d->kind == POOL_KIND_CPU)
+			d->host_reserved = opt->host_reserved_cores;
+		else if (d->kind == POOL_KIND_MEM)
+			d->host_reserved = (double)opt->host_reserved_mem_bytes;
+		else
+			continue;
+		if (!isfinite(d->host_reserved) || d->host_reserved < 0)
+			d->host_reserved = 0;
+		if (d->host_reserved > d->total)
+			d->host_reserved = d->total;
+	}
+}
+
+void host_pool_options_from_config(const struct config *cfg, struct host_pool_options *ret)
+{
+	*ret = (struct host_pool_options){
+		.uplink = cfg->net_uplink,
+		.net_capacity_bps = cfg->net_capacity_bps,
+		.disk_capacity_bps = cfg->disk_capacity_bps,
+		.host_reserved_cores = cfg->host_reserved_cores,
+		.host_reserved_mem_bytes = cfg->host_reserved_mem_bytes,
+	};
+	memcpy(ret->risk_bound, cfg->risk_bound, sizeof(ret->risk_bound));
+	ret->risk_bound[POOL_KIND_HUGEPAGES] = 0;
+}
+
+int host_pool_read_config(const struct host_pool_roots *roots, const struct host_pool_options *opt,
+			  struct host_pool *ret)
+{
+	static const struct host_pool_options none;
 	struct host_pool hp;
 	int first = 0;
 
 	if (!roots || !roots->sys_root || !roots->proc_root || !roots->cgroup_root)
 		return -EINVAL;
+	if (!opt)
+		opt = &none;
 	memset(&hp, 0, sizeof(hp));
 	pool_init(&hp.pool);
 	hp.mem_total_bytes = hp.mem_available_bytes = NAN;
+	hp.net_capacity_kbps = hp.disk_capacity_kbps = NAN;
 
 	hp.error[HOST_POOL_ONLINE] =
 		read_cpuset(roots->sys_root, "devices/system/cpu/online", &hp.online_cpus);
@@ -343,8 +616,16 @@ int host_pool_read(const struct host_pool_roots *roots, struct host_pool *ret)
 	hp.error[HOST_POOL_MACHINE] = read_machine(roots->cgroup_root, &hp);
 	if (hp.error[HOST_POOL_MACHINE] == 0)
 		hp.error[HOST_POOL_MACHINE] = pool_cpu_dim_sync(&hp.pool, 0, 0);
+	hp.error[HOST_POOL_NET] = read_net(roots, opt, &hp);
+	hp.error[HOST_POOL_DISK] = read_disk(opt, &hp);
+	apply_options(opt, &hp.pool);
 	for (int i = 0; i < HOST_POOL_NR_PARTS && !first; i++)
 		first = hp.error[i];
 	*ret = hp;
 	return first;
+}
+
+int host_pool_read(const struct host_pool_roots *roots, struct host_pool *ret)
+{
+	return host_pool_read_config(roots, NULL, ret);
 }

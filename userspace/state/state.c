@@ -27,13 +27,21 @@ static const char *const resource_names[STATE_NR_RESOURCES] = {
 
 /* The same order as enum host_pool_part (daemon/host_pool.h). */
 static const char *const pool_part_names[] = {
-	"online-cpus", "numa-nodes", "memory", "hugepages", "machine-slice-cpus",
+	"online-cpus", "numa-nodes", "memory", "hugepages", "machine-slice-cpus", "uplink",
+	"disk-bandwidth",
 };
 
 const char *state_pool_part_to_string(uint32_t part)
 {
 	return part < sizeof(pool_part_names) / sizeof(pool_part_names[0]) ? pool_part_names[part]
 									   : "unknown";
+}
+
+static const char *const alloc_dim_names[STATE_NR_ALLOC_DIMS] = { "cpu", "mem", "net", "disk" };
+
+const char *state_alloc_dim_to_string(enum state_alloc_dim d)
+{
+	return (unsigned)d < STATE_NR_ALLOC_DIMS ? alloc_dim_names[d] : "unknown";
 }
 
 const char *state_resource_to_string(enum state_resource r)

@@ -66,6 +66,50 @@ struct state_cpu_alloc {
 	int last_error;	  /* -errno of the last enforcement, 0 if fine */
 };
 
+/* The allocation engine's dimensions of one VM, beside the CPU plan above. */
+enum state_alloc_dim {
+	STATE_ALLOC_CPU,  /* cores */
+	STATE_ALLOC_MEM,  /* bytes */
+	STATE_ALLOC_NET,  /* kbps, receive + transmit, on the uplink */
+	STATE_ALLOC_DISK, /* kbps, read + write */
+	STATE_NR_ALLOC_DIMS,
+};
+
+/* What the engine holds for one VM on one dimension, and what it enforces. */
+struct state_alloc_item {
+	bool in_lease;	 /* the lease has an item on this dimension */
+	double mean;	 /* forecast demand over the lead time */
+	double upper;	 /* its upper bound: the allocation followed */
+	double held;	 /* what the lease takes out of the pool */
+	double enforced; /* the value in force (protection, floor, cap), NAN when none */
+	char how[48];	 /* where it is enforced: "libvirt soft_limit", "memory.low", ... */
+	int last_error;	 /* -errno of the last enforcement, 0 if fine */
+};
+
+/*
+ * A VM's lease in the host's ledger (plan/lease.h) as the manager keeps it:
+ * the id and state, the class and pinned cores, per dimension what it holds,
+ * and why the last raise was refused (then the VM is a migration candidate).
+ */
+struct state_vm_alloc {
+	bool managed;	   /* the engine holds a lease for this VM */
+	uint64_t lease_id; /* 0 when none */
+	uint32_t lease_state;
+	uint32_t cls; /* enum pool_class */
+	char pinned[64];
+	bool refused;	      /* the last raise did not fit the pool's risk budget */
+	bool migrate;	      /* flagged for migration (refused, or starved with no room) */
+	char reason[160];     /* of the last refusal or flag */
+	uint64_t changed_usec; /* CLOCK_MONOTONIC of the last lease change */
+	struct state_alloc_item items[STATE_NR_ALLOC_DIMS];
+	/* The fast safety loop (PSI between plan ticks). */
+	uint64_t safety_raises;
+	uint64_t safety_flags;
+	char safety_reason[160];
+};
+
+const char *state_alloc_dim_to_string(enum state_alloc_dim d);
+
 /*
  * An application metric (transactions per second, queue length, ...) pushed
  * by the VM or an operator, averaged over each forecast step and forecast
@@ -87,6 +131,7 @@ struct state_vm {
 	struct collect_sample samples[STATE_SAMPLES_MAX];
 	struct state_forecast forecast[STATE_NR_RESOURCES];
 	struct state_cpu_alloc cpu;
+	struct state_vm_alloc alloc;
 	enum forecast_model model; /* configured for this VM ([vm NAME] model, else [forecast]) */
 	bool model_overridden;	   /* by a [vm NAME] section */
 	/* Sorted by name; owned by the snapshot, allocated only for VMs that have metrics. */

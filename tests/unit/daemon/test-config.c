@@ -96,6 +96,73 @@ static const struct value_case value_cases[] = {
 	{ "[vm web1]\n\nmodel = holt\n[vm web2]\nmodel = lstm\n[vm web1]\nmodel = bad\n", false,
 	  "t.conf:7: [vm web1] model = 'bad'" },
 	{ "[daemon]\nlog_level\n", false, "syntax error" },
+	/* [alloc] */
+	{ "[alloc]\nmanage = no\nclass = guaranteed\nlead_time = 15\nheadroom = 0%\n", true, NULL },
+	{ "[alloc]\nclass = best-effort\nlease_ttl = 1s\n", true, NULL },
+	{ "[alloc]\nrisk_bound_cpu = 0\nrisk_bound_memory = 50%\nrisk_bound_net = 0.5\n"
+	  "risk_bound_disk = 0.001\n",
+	  true, NULL },
+	{ "[alloc]\nmemory_manage = off\nnet_manage = 0\ndisk_manage = no\n"
+	  "hugepages_manage = false\n",
+	  true, NULL },
+	{ "[alloc]\nclass = besteffort\n", false, "guaranteed, burstable or best-effort" },
+	{ "[alloc]\nclass = Guaranteed\n", false, "class = 'Guaranteed' is not valid" },
+	{ "[alloc]\nrisk_bound_cpu = 0.51\n", false, "a probability from 0 to 0.5" },
+	{ "[alloc]\nrisk_bound_memory = 60%\n", false, "risk_bound_memory = '60%'" },
+	{ "[alloc]\nrisk_bound_net = -0.01\n", false, "risk_bound_net" },
+	{ "[alloc]\nrisk_bound_disk = nan\n", false, "risk_bound_disk" },
+	{ "[alloc]\nrisk_bound_hugepages = 0\n", false,
+	  "[alloc] unknown key 'risk_bound_hugepages'" },
+	{ "[alloc]\nlead_time = 0\n", false, "from 1 to 64" },
+	{ "[alloc]\nlead_time = 20\n", false,
+	  "[alloc] lead_time is larger than [forecast] horizon" },
+	{ "[alloc]\nheadroom = 11\n", false, "a fraction from 0 to 10" },
+	{ "[alloc]\nlease_ttl = 500ms\n", false, "from 1s to 1d" },
+	{ "[alloc]\nlease_ttl = 2d\n", false, "from 1s to 1d" },
+	{ "[alloc]\nmem_manage = no\n", false, "[alloc] unknown key 'mem_manage'" },
+	/* [pool] */
+	{ "[pool]\nhost_reserved_cores = 0\nhost_reserved_memory = 0\nuplink =\n", true, NULL },
+	{ "[pool]\nhost_reserved_cores = 2.5\nhost_reserved_memory = 512M\nuplink = bond0.100\n",
+	  true, NULL },
+	{ "[pool]\nuplink = eth0\nuplink_capacity = 10G\ndisk_capacity = 500M\n", true, NULL },
+	{ "[pool]\nuplink_capacity = 1000mbit\ndisk_capacity = 2G/s\n", true, NULL },
+	{ "[pool]\nuplink = a23456789012345\nuplink_capacity = 0\ndisk_capacity = 0\n", true,
+	  NULL },
+	{ "[pool]\nhost_reserved_cores = -1\n", false, "from 0 to 4096" },
+	{ "[pool]\nhost_reserved_memory = 1X\n", false, "a size such as 1G" },
+	{ "[pool]\nhost_reserved_memory = -1G\n", false, "host_reserved_memory = '-1G'" },
+	{ "[pool]\nhost_reserved_memory = 2000T\n", false, "up to 1024T" },
+	{ "[pool]\nuplink = a234567890123456\n", false, "at most 15 characters" },
+	{ "[pool]\nuplink = eth0:1\n", false, "uplink = 'eth0:1' is not valid" },
+	{ "[pool]\nuplink = ../x\n", false, "without '/'" },
+	{ "[pool]\nuplink = ..\n", false, "uplink = '..'" },
+	{ "[pool]\nuplink = my if\n", false, "uplink = 'my if'" },
+	{ "[pool]\nuplink_capacity = 10Gbps\n", false, "10gbit or 100mbit" },
+	{ "[pool]\nuplink_capacity = 100T\n", false, "up to 10T" },
+	{ "[pool]\nuplink_capacity = G\n", false, "uplink_capacity = 'G'" },
+	{ "[pool]\nuplink_capacity = -1\n", false, "uplink_capacity = '-1'" },
+	{ "[pool]\ndisk_capacity = 2T\n", false, "up to 1T" },
+	{ "[pool]\ndisk_capacity = 2G/min\n", false, "disk_capacity = '2G/min'" },
+	/* [safety] */
+	{ "[safety]\nenable = no\ncpu_pressure = 100\nmemory_pressure = 0.5\n"
+	  "io_pressure = 1\npersist = 1\ncooldown = 0\n",
+	  true, NULL },
+	{ "[safety]\ncpu_pressure = 0\n", false, "above 0 and at most 100" },
+	{ "[safety]\nmemory_pressure = 100.5\n", false, "above 0 and at most 100" },
+	{ "[safety]\nio_pressure = lots\n", false, "io_pressure = 'lots'" },
+	{ "[safety]\npersist = 0\n", false, "from 1 to 1000" },
+	{ "[safety]\ncooldown = 2h\n", false, "from 0 to 1h" },
+	/* [vm NAME] class and pin */
+	{ "[vm db]\nclass = guaranteed\npin = yes\n", true, NULL },
+	{ "[vm db]\npin = yes\n", true, NULL },
+	{ "[vm db]\nclass = best-effort\npin = no\n", true, NULL },
+	{ "[vm db]\nclass = gold\n", false, "[vm db] class = 'gold' is not valid" },
+	{ "[vm db]\npin = sometimes\n", false, "[vm db] pin = 'sometimes' is not valid" },
+	{ "[vm db]\nclass = burstable\npin = yes\n", false,
+	  "t.conf:3: [vm db] pin = yes with class = burstable" },
+	{ "[vm db]\npin = on\n[vm x]\n[vm db]\nclass = best-effort\n", false,
+	  "t.conf:5: [vm db] pin = yes with class = best-effort" },
+	{ "[vm db]\nrisk_bound_cpu = 0.1\n", false, "takes model, cpu_manage, class and pin" },
 };
 
 static void test_value_table(void)
@@ -233,6 +300,168 @@ static void test_vm_sections(void)
 	check(strstr(err, "more than 64 [vm NAME] sections") != NULL);
 	check(strncmp(err, "t.conf:130:", 11) == 0);
 	check_int_eq(cfg.n_vms, 0); /* nothing applied */
+}
+
+static void test_alloc_defaults(void)
+{
+	struct config cfg;
+
+	config_init_defaults(&cfg);
+	check(cfg.alloc_manage);
+	check_int_eq(cfg.alloc_class, POOL_CLASS_BURSTABLE);
+	check_double_near(cfg.risk_bound[POOL_KIND_CPU], 0.05, 0);
+	check_double_near(cfg.risk_bound[POOL_KIND_MEM], 0.01, 0);
+	check_double_near(cfg.risk_bound[POOL_KIND_HUGEPAGES], 0, 0);
+	check_double_near(cfg.risk_bound[POOL_KIND_NET], 0.05, 0);
+	check_double_near(cfg.risk_bound[POOL_KIND_DISK], 0.05, 0);
+	check_int_eq(cfg.alloc_lead_steps, 5);
+	check_double_near(cfg.alloc_headroom, 0.10, 0);
+	check_int_eq(cfg.lease_ttl_usec, 120 * USEC_PER_SEC);
+	check(cfg.mem_manage && cfg.net_manage && cfg.disk_manage && cfg.hugepages_manage);
+	check_double_near(cfg.host_reserved_cores, 0.5, 0);
+	check_int_eq(cfg.host_reserved_mem_bytes, 1ULL << 30);
+	check_str_eq(cfg.net_uplink, "");
+	check_int_eq(cfg.net_capacity_bps, 0);
+	check_int_eq(cfg.disk_capacity_bps, 0);
+	check(cfg.safety_enable);
+	check_double_near(cfg.safety_cpu_pressure, 20, 0);
+	check_double_near(cfg.safety_mem_pressure, 10, 0);
+	check_double_near(cfg.safety_io_pressure, 30, 0);
+	check_int_eq(cfg.safety_persist_ticks, 2);
+	check_int_eq(cfg.safety_cooldown_usec, 10 * USEC_PER_SEC);
+}
+
+static void test_alloc_values_land(void)
+{
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX] = "";
+
+	config_init_defaults(&cfg);
+	check_int_eq(config_parse_string_ex("[alloc]\n"
+					    "manage = no\n"
+					    "class = best-effort\n"
+					    "risk_bound_cpu = 10%\n"
+					    "risk_bound_memory = 0\n"
+					    "risk_bound_net = 0.2\n"
+					    "risk_bound_disk = 0.5\n"
+					    "lead_time = 3\n"
+					    "headroom = 25%\n"
+					    "lease_ttl = 5min\n"
+					    "memory_manage = no\n"
+					    "net_manage = off\n"
+					    "disk_manage = false\n"
+					    "hugepages_manage = 0\n"
+					    "[pool]\n"
+					    "host_reserved_cores = 1.5\n"
+					    "host_reserved_memory = 2G\n"
+					    "uplink = enp3s0\n"
+					    "uplink_capacity = 25G\n"
+					    "disk_capacity = 512M\n"
+					    "[safety]\n"
+					    "enable = no\n"
+					    "cpu_pressure = 50\n"
+					    "memory_pressure = 5.5\n"
+					    "io_pressure = 100\n"
+					    "persist = 4\n"
+					    "cooldown = 30s\n",
+					    "t.conf", &cfg, err, sizeof(err)),
+		     0);
+	check(!cfg.alloc_manage);
+	check_int_eq(cfg.alloc_class, POOL_CLASS_BEST_EFFORT);
+	check_double_near(cfg.risk_bound[POOL_KIND_CPU], 0.10, 1e-12);
+	check_double_near(cfg.risk_bound[POOL_KIND_MEM], 0, 0);
+	check_double_near(cfg.risk_bound[POOL_KIND_NET], 0.2, 1e-12);
+	check_double_near(cfg.risk_bound[POOL_KIND_DISK], 0.5, 1e-12);
+	check_double_near(cfg.risk_bound[POOL_KIND_HUGEPAGES], 0, 0);
+	check_int_eq(cfg.alloc_lead_steps, 3);
+	check_double_near(cfg.alloc_headroom, 0.25, 1e-12);
+	check_int_eq(cfg.lease_ttl_usec, 300 * USEC_PER_SEC);
+	check(!cfg.mem_manage && !cfg.net_manage && !cfg.disk_manage && !cfg.hugepages_manage);
+	check_double_near(cfg.host_reserved_cores, 1.5, 1e-12);
+	check_int_eq(cfg.host_reserved_mem_bytes, 2ULL << 30);
+	check_str_eq(cfg.net_uplink, "enp3s0");
+	check_int_eq(cfg.net_capacity_bps, 25000000000ULL);
+	check_int_eq(cfg.disk_capacity_bps, 512ULL << 20);
+	check(!cfg.safety_enable);
+	check_double_near(cfg.safety_cpu_pressure, 50, 1e-12);
+	check_double_near(cfg.safety_mem_pressure, 5.5, 1e-12);
+	check_double_near(cfg.safety_io_pressure, 100, 1e-12);
+	check_int_eq(cfg.safety_persist_ticks, 4);
+	check_int_eq(cfg.safety_cooldown_usec, 30 * USEC_PER_SEC);
+
+	/* rate spellings: bits are powers of 1000, bytes powers of 1024 */
+	static const struct {
+		const char *text;
+		uint64_t bps;
+	} nets[] = {
+		{ "1000M", 1000000000ULL },   { "1000mbit", 1000000000ULL },
+		{ "10gbit", 10000000000ULL }, { "100k", 100000ULL },
+		{ "1.5G", 1500000000ULL },    { "64000", 64000ULL },
+		{ "2 Gbit", 2000000000ULL },  { "1bit", 1 },
+	};
+	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "[pool]\nuplink_capacity = %s\n", nets[i].text);
+		config_init_defaults(&cfg);
+		check_int_eq(config_parse_string_ex(text, "t.conf", &cfg, err, sizeof(err)), 0);
+		check_int_eq(cfg.net_capacity_bps, nets[i].bps);
+	}
+	config_init_defaults(&cfg);
+	check_int_eq(config_parse_string_ex("[pool]\ndisk_capacity = 1G/s\n", "t.conf", &cfg, err,
+					    sizeof(err)),
+		     0);
+	check_int_eq(cfg.disk_capacity_bps, 1ULL << 30);
+	/* uplink = nothing goes back to the default route after a drop-in named one */
+	check_int_eq(config_parse_string_ex("[pool]\nuplink = eth1\nuplink =\n", "t.conf", &cfg,
+					    err, sizeof(err)),
+		     0);
+	check_str_eq(cfg.net_uplink, "");
+}
+
+static void test_vm_class_pin(void)
+{
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX] = "";
+	const struct config_vm *v;
+
+	config_init_defaults(&cfg);
+	check_int_eq(config_parse_string_ex("[alloc]\nclass = best-effort\n"
+					    "[vm db]\npin = yes\n"
+					    "[vm web]\nclass = burstable\n"
+					    "[vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11]\n"
+					    "class = guaranteed\npin = no\n"
+					    "[vm plain]\nmodel = naive\n",
+					    "t.conf", &cfg, err, sizeof(err)),
+		     0);
+	v = config_vm_find(&cfg, "db", NULL);
+	check(v && v->has_pin && v->pin && !v->has_class);
+	/* pin implies guaranteed when the class is absent */
+	check_int_eq(config_vm_class(&cfg, "db", NULL), POOL_CLASS_GUARANTEED);
+	check(config_vm_pin(&cfg, "db", NULL));
+	check_int_eq(config_vm_class(&cfg, "web", NULL), POOL_CLASS_BURSTABLE);
+	check(!config_vm_pin(&cfg, "web", NULL));
+	check_int_eq(config_vm_class(&cfg, "x", "6F1C1A3E-0C1B-4F5E-9D2A-2B7F0B9E4C11"),
+		     POOL_CLASS_GUARANTEED);
+	check(!config_vm_pin(&cfg, "x", "6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11"));
+	/* a section without class or pin, and no section: [alloc] class */
+	check_int_eq(config_vm_class(&cfg, "plain", NULL), POOL_CLASS_BEST_EFFORT);
+	check(!config_vm_pin(&cfg, "plain", NULL));
+	check_int_eq(config_vm_class(&cfg, "other", NULL), POOL_CLASS_BEST_EFFORT);
+	check(!config_vm_pin(&cfg, NULL, NULL));
+
+	/* the contradiction across two strings (as across drop-ins) is refused, nothing applied */
+	check_int_eq(config_parse_string_ex("[vm db]\nclass = burstable\n", "d.conf", &cfg, err,
+					    sizeof(err)),
+		     -EINVAL);
+	check(strstr(err, "d.conf:2: [vm db] pin = yes with class = burstable") != NULL);
+	check_int_eq(config_vm_class(&cfg, "db", NULL), POOL_CLASS_GUARANTEED);
+	/* pin = no first, then a weaker class: fine */
+	check_int_eq(config_parse_string_ex("[vm db]\npin = no\nclass = burstable\n", "d.conf",
+					    &cfg, err, sizeof(err)),
+		     0);
+	check_int_eq(config_vm_class(&cfg, "db", NULL), POOL_CLASS_BURSTABLE);
+	check(!config_vm_pin(&cfg, "db", NULL));
 }
 
 static void test_line_numbers(void)
@@ -407,6 +636,39 @@ static void test_example_file(void)
 	memcpy(cfg.state_dir, defaults.state_dir, sizeof(cfg.state_dir));
 	check(memcmp(&cfg, &defaults, sizeof(cfg)) == 0);
 	check(n_keys >= 30); /* every key is documented */
+	{
+		static const char *const documented[] = {
+			"[alloc]\n",
+			"\n#class = burstable\n",
+			"\n#risk_bound_cpu = 0.05\n",
+			"\n#risk_bound_memory = 0.01\n",
+			"\n#risk_bound_net = 0.05\n",
+			"\n#risk_bound_disk = 0.05\n",
+			"(0..10, e.g. 0.10 or 10%).\n#headroom = 0.1\n# An offered lease",
+			"\n#lease_ttl = 2min\n",
+			"\n#memory_manage = yes\n#net_manage = yes\n#disk_manage = yes\n"
+			"#hugepages_manage = yes\n",
+			"[pool]\n",
+			"\n#host_reserved_cores = 0.5\n",
+			"\n#host_reserved_memory = 1G\n",
+			"\n#uplink =\n",
+			"\n#uplink_capacity = 0\n",
+			"\n#disk_capacity = 0\n",
+			"[safety]\n",
+			"\n#enable = yes\n",
+			"\n#cpu_pressure = 20\n#memory_pressure = 10\n#io_pressure = 30\n",
+			"\n#persist = 2\n",
+			"\n#cooldown = 10s\n",
+			"#   class      = ",
+			"#   pin        = ",
+		};
+
+		for (size_t i = 0; i < sizeof(documented) / sizeof(documented[0]); i++)
+			if (!strstr(text, documented[i])) {
+				fprintf(stderr, "example file lacks '%s'\n", documented[i]);
+				test_failures++;
+			}
+	}
 	free(uncommented);
 	free(text);
 }
@@ -431,6 +693,9 @@ int main(void)
 	test_values_land();
 	test_line_numbers();
 	test_vm_sections();
+	test_alloc_defaults();
+	test_alloc_values_land();
+	test_vm_class_pin();
 	test_load_dropins();
 	test_example_file();
 	test_socket_path();
