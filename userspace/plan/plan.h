@@ -20,6 +20,7 @@
 /* The allocation engine: pool, risk, admission, leases, pre-allocation. */
 #include "alloc.h"
 #include "lease.h"
+#include "safety.h"
 
 enum plan_action {
 	PLAN_KEEP,
