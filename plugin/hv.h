@@ -92,6 +92,70 @@ struct hv_cpu_tune {
 	uint64_t shares; /* cpu_shares / cpu.weight; 0 = leave unchanged */
 };
 
+#define HV_CPUMAP_WORDS 16 /* 1024 host CPUs */
+
+/* A set of host CPUs: CPU n is bit n % 64 of bits[n / 64]. */
+struct hv_cpumap {
+	uint64_t bits[HV_CPUMAP_WORDS];
+};
+
+static inline bool hv_cpumap_test(const struct hv_cpumap *m, uint32_t cpu)
+{
+	return cpu < HV_CPUMAP_WORDS * 64 && (m->bits[cpu / 64] >> (cpu % 64)) & 1;
+}
+
+static inline void hv_cpumap_set(struct hv_cpumap *m, uint32_t cpu)
+{
+	if (cpu < HV_CPUMAP_WORDS * 64)
+		m->bits[cpu / 64] |= UINT64_C(1) << (cpu % 64);
+}
+
+static inline bool hv_cpumap_equal(const struct hv_cpumap *a, const struct hv_cpumap *b)
+{
+	for (int i = 0; i < HV_CPUMAP_WORDS; i++)
+		if (a->bits[i] != b->bits[i])
+			return false;
+	return true;
+}
+
+static inline bool hv_cpumap_empty(const struct hv_cpumap *m)
+{
+	for (int i = 0; i < HV_CPUMAP_WORDS; i++)
+		if (m->bits[i])
+			return false;
+	return true;
+}
+
+/* libvirt <vcpupin> and <emulatorpin> of a live VM. */
+struct hv_pinning {
+	uint32_t n_vcpus;
+	struct hv_cpumap vcpu[HV_MAX_VCPUS];
+	struct hv_cpumap emulator;
+};
+
+#define HV_TUNE_UNLIMITED UINT64_MAX
+
+/* libvirt <memtune>: KiB; HV_TUNE_UNLIMITED = no limit; 0 = leave unchanged on set */
+struct hv_mem_tune {
+	uint64_t hard_limit_kib, soft_limit_kib, swap_hard_limit_kib;
+};
+
+/* libvirt <iotune> of one disk: bytes/s and ops/s, 0 = unlimited */
+struct hv_block_tune {
+	uint64_t total_bytes_sec, read_bytes_sec, write_bytes_sec, total_iops_sec, read_iops_sec,
+		write_iops_sec;
+};
+
+/*
+ * libvirt <bandwidth> of one interface in libvirt's units: average, peak and
+ * floor in kB/s of 1000 bytes (libvirt hands them to tc as "kbps": average
+ * 1000 gives an htb rate of 8Mbit), burst in KiB; 0 = none. inbound = into
+ * the guest. libvirt takes 32-bit values (-ERANGE above).
+ */
+struct hv_net_tune {
+	uint64_t in_average, in_peak, in_burst, in_floor, out_average, out_peak, out_burst;
+};
+
 enum hv_event_type {
 	HV_EVENT_VM_STARTED,
 	HV_EVENT_VM_STOPPED,
@@ -130,6 +194,30 @@ struct hv_ops {
 	int (*get_cpu_tune)(struct hv *hv, const char *uuid, struct hv_cpu_tune *ret);
 	/* Applies to the live VM only (AFFECT_LIVE): the whole VM, all its threads. */
 	int (*set_cpu_tune)(struct hv *hv, const char *uuid, const struct hv_cpu_tune *tune);
+
+	/*
+	 * The tuning libvirt owns besides the CPU quota. All act on the live VM
+	 * only (AFFECT_LIVE) and return -EOPNOTSUPP (== -ENOTSUP) when the
+	 * hypervisor cannot, -ENOENT for an unknown VM, -EPERM in read-only
+	 * mode, another -errno else. A NULL member means the plugin has none.
+	 */
+	/* CPU affinity of each vCPU (ret->vcpu[0 .. n_vcpus-1]) and of the emulator threads. */
+	int (*get_pinning)(struct hv *hv, const char *uuid, struct hv_pinning *ret);
+	int (*pin_vcpu)(struct hv *hv, const char *uuid, uint32_t vcpu,
+			const struct hv_cpumap *map);
+	int (*pin_emulator)(struct hv *hv, const char *uuid, const struct hv_cpumap *map);
+	int (*get_mem_tune)(struct hv *hv, const char *uuid, struct hv_mem_tune *ret);
+	int (*set_mem_tune)(struct hv *hv, const char *uuid, const struct hv_mem_tune *tune);
+	/* disk: target name (vda) or source path; replaces all six values of the disk */
+	int (*get_block_tune)(struct hv *hv, const char *uuid, const char *disk,
+			      struct hv_block_tune *ret);
+	int (*set_block_tune)(struct hv *hv, const char *uuid, const char *disk,
+			      const struct hv_block_tune *tune);
+	/* ifname: host-side device (vnet3) or MAC address; replaces all seven values */
+	int (*get_net_tune)(struct hv *hv, const char *uuid, const char *ifname,
+			    struct hv_net_tune *ret);
+	int (*set_net_tune)(struct hv *hv, const char *uuid, const char *ifname,
+			    const struct hv_net_tune *tune);
 };
 
 extern const struct hv_ops hv_libvirt_ops;

@@ -42,6 +42,7 @@
 #include "cleanup.h"
 #include "hv-libvirt.h"
 #include "log.h"
+#include "tune.h"
 #include "util.h"
 
 #define DEFAULT_KEEPALIVE_INTERVAL_SEC 5
@@ -997,6 +998,37 @@ static int libvirt_set_cpu_tune(struct hv *hv, const char *uuid, const struct hv
 	return 0;
 }
 
+/* ---- for tune.c ---------------------------------------------------------------------------- */
+
+int hv_libvirt_dom_get(struct hv *hv, const char *uuid, bool write, virConnectPtr *ret_conn,
+		       virDomainPtr *ret_dom)
+{
+	virConnectPtr conn = NULL;
+	virDomainPtr dom = NULL;
+	int r;
+
+	if (write && hv->read_only) {
+		snprintf(last_error, sizeof(last_error), "tuning refused: read-only mode");
+		return -EPERM;
+	}
+	r = conn_acquire(hv, &conn, NULL);
+	if (r < 0)
+		return r;
+	r = dom_lookup(hv, conn, uuid, &dom);
+	if (r < 0) {
+		virConnectClose(conn);
+		return r;
+	}
+	*ret_conn = conn;
+	*ret_dom = dom;
+	return 0;
+}
+
+int hv_libvirt_call_error(struct hv *hv, virConnectPtr conn, const char *what)
+{
+	return conn_error(hv, conn, what);
+}
+
 const struct hv_ops hv_libvirt_ops = {
 	.name = "libvirt",
 	.open = libvirt_open,
@@ -1006,4 +1038,13 @@ const struct hv_ops hv_libvirt_ops = {
 	.get_stats = libvirt_get_stats,
 	.get_cpu_tune = libvirt_get_cpu_tune,
 	.set_cpu_tune = libvirt_set_cpu_tune,
+	.get_pinning = hv_libvirt_get_pinning,
+	.pin_vcpu = hv_libvirt_pin_vcpu,
+	.pin_emulator = hv_libvirt_pin_emulator,
+	.get_mem_tune = hv_libvirt_get_mem_tune,
+	.set_mem_tune = hv_libvirt_set_mem_tune,
+	.get_block_tune = hv_libvirt_get_block_tune,
+	.set_block_tune = hv_libvirt_set_block_tune,
+	.get_net_tune = hv_libvirt_get_net_tune,
+	.set_net_tune = hv_libvirt_set_net_tune,
 };
