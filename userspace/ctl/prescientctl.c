@@ -20,23 +20,19 @@
 #include "build-config.h"
 #include "cleanup.h"
 #include "client.h"
+#include "ctl.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET	     PRESCIENT_RUN_DIR "/prescient/prescient.sock"
 #define DEFAULT_TIMEOUT_USEC (5 * USEC_PER_SEC)
-#define EXIT_USAGE	     2
-#define TABLE_MAX_COLS	     16
 #define VM_SAMPLES_SHOWN     10
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
-#define _cleanup_json_ _cleanup_(json_object_putp)
-
-static const char *program = "prescientctl";
+const char *program = "prescientctl";
 
 static void help(FILE *f)
 {
 	fprintf(f,
-		"Usage: %1$s [OPTIONS] COMMAND\n"
+		"Usage: %s [OPTIONS] COMMAND\n"
 		"\n"
 		"Shows what prescientd sees and decides on this host: every VM's recent\n"
 		"demand, its forecast with intervals, and the CPU it was given; the host's\n"
@@ -67,6 +63,10 @@ static void help(FILE *f)
 		"                   over each forecast step and forecast like a resource once\n"
 		"                   12 steps have values; at most 8 metrics per VM, a metric\n"
 		"                   without values for 100 steps is forgotten\n"
+		"\n",
+		program);
+	ctl_reservations_help(f);
+	fprintf(f,
 		"\n"
 		"Options (before the command, so that a negative VALUE is not one):\n"
 		"  -s, --socket PATH    the daemon's socket; default: $PRESCIENT_SOCKET, else\n"
@@ -88,15 +88,21 @@ static void help(FILE *f)
 		"  %1$s push web1 tps 1250\n"
 		"  %1$s --json vm web1 | jq .metrics.tps.forecast\n"
 		"  %1$s --json vm 6f1c1a3e-0c1b-4f5e-9d2a-2b7f0b9e4c11 | jq .cpu_reservation\n"
+		"  %1$s reservations\n"
+		"  %1$s reservations explain web1\n"
+		"  echo "
+		"'{\"class\":\"burstable\",\"items\":[{\"dim\":\"cpu\",\"mean\":2,\"sd\":0.5}]}' "
+		"|\n      %1$s reservations explain --request -\n"
+		"  %1$s reserve --holder mig-42 --migration --cpu 2:3 --memory 4G --for 30m\n"
+		"  %1$s confirm 7; %1$s activate 7; %1$s release 7\n"
+		"  %1$s --json reservations | jq '.leases[] | select(.state==\"active\")'\n"
 		"\n"
 		"Units: CPU in cores (1.00 = one core busy), memory in MiB, disk and network\n"
 		"in KiB/s; '-' means not measured (yet). Exit status: 0 ok, 1 error, 2 usage.\n",
 		program, CLIENT_DEFAULT_SOCKET, PRESCIENT_CONF_FILE);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -115,7 +121,7 @@ static void warn_config(const char *msg)
 
 /* ---- JSON access --------------------------------------------------------- */
 
-static struct json_object *jget(struct json_object *o, const char *key)
+struct json_object *jget(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
@@ -125,14 +131,14 @@ static struct json_object *jget(struct json_object *o, const char *key)
 	return v;
 }
 
-static const char *jstr(struct json_object *o, const char *key)
+const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v = jget(o, key);
 
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
-static double jnum(struct json_object *o, const char *key)
+double jnum(struct json_object *o, const char *key)
 {
 	struct json_object *v = jget(o, key);
 
@@ -142,14 +148,14 @@ static double jnum(struct json_object *o, const char *key)
 	return json_object_get_double(v);
 }
 
-static bool jbool(struct json_object *o, const char *key)
+bool jbool(struct json_object *o, const char *key)
 {
 	struct json_object *v = jget(o, key);
 
 	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
-static size_t jlen(struct json_object *a)
+size_t jlen(struct json_object *a)
 {
 	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
@@ -157,7 +163,7 @@ static size_t jlen(struct json_object *a)
 /* ---- formatting ---------------------------------------------------------- */
 
 /* v / scale with decimals, or "-" when not measured. */
-static const char *fmt(char *buf, size_t size, double v, double scale, int decimals)
+const char *fmt(char *buf, size_t size, double v, double scale, int decimals)
 {
 	if (!isfinite(v))
 		return "-";
@@ -165,7 +171,7 @@ static const char *fmt(char *buf, size_t size, double v, double scale, int decim
 	return buf;
 }
 
-static const char *fmt_age(char *buf, size_t size, double sec)
+const char *fmt_age(char *buf, size_t size, double sec)
 {
 	if (!isfinite(sec))
 		return "-";
@@ -182,13 +188,7 @@ static const char *fmt_age(char *buf, size_t size, double sec)
 	return buf;
 }
 
-struct table {
-	size_t n_cols, n_rows, cap_rows;
-	bool right[TABLE_MAX_COLS];
-	char **cells; /* n_rows * n_cols */
-};
-
-static void table_init(struct table *t, size_t n_cols, const char *right_cols)
+void table_init(struct table *t, size_t n_cols, const char *right_cols)
 {
 	memset(t, 0, sizeof(*t));
 	t->n_cols = n_cols;
@@ -196,7 +196,25 @@ static void table_init(struct table *t, size_t n_cols, const char *right_cols)
 		t->right[i] = right_cols[i] == 'r';
 }
 
-static int table_add(struct table *t, ...)
+/* One row of t->n_cols cells (NULL shows as "-"). */
+int table_add_row(struct table *t, const char *const *cells)
+{
+	if (t->n_rows == t->cap_rows) {
+		size_t cap = t->cap_rows ? t->cap_rows * 2 : 16;
+		char **nc = realloc(t->cells, cap * t->n_cols * sizeof(char *));
+
+		if (!nc)
+			return -ENOMEM;
+		t->cells = nc;
+		t->cap_rows = cap;
+	}
+	for (size_t c = 0; c < t->n_cols; c++)
+		t->cells[t->n_rows * t->n_cols + c] = strdup(cells[c] ? cells[c] : "-");
+	t->n_rows++;
+	return 0;
+}
+
+int table_add(struct table *t, ...)
 {
 	va_list ap;
 
@@ -220,7 +238,12 @@ static int table_add(struct table *t, ...)
 	return 0;
 }
 
-static void table_print(struct table *t, const char *indent)
+void table_print(struct table *t, const char *indent)
+{
+	table_fprint(stdout, t, indent);
+}
+
+void table_fprint(FILE *f, struct table *t, const char *indent)
 {
 	size_t w[TABLE_MAX_COLS] = { 0 };
 
@@ -233,7 +256,7 @@ static void table_print(struct table *t, const char *indent)
 				w[c] = l;
 		}
 	for (size_t r = 0; r < t->n_rows; r++) {
-		fputs(indent, stdout);
+		fputs(indent, f);
 		for (size_t c = 0; c < t->n_cols; c++) {
 			const char *s = t->cells[r * t->n_cols + c];
 			bool last = c + 1 == t->n_cols;
@@ -241,17 +264,17 @@ static void table_print(struct table *t, const char *indent)
 			if (!s)
 				s = "-";
 			if (t->right[c])
-				printf("%*s%s", (int)w[c], s, last ? "" : "  ");
+				fprintf(f, "%*s%s", (int)w[c], s, last ? "" : "  ");
 			else if (last)
-				fputs(s, stdout);
+				fputs(s, f);
 			else
-				printf("%-*s  ", (int)w[c], s);
+				fprintf(f, "%-*s  ", (int)w[c], s);
 		}
-		putchar('\n');
+		fputc('\n', f);
 	}
 }
 
-static void table_free(struct table *t)
+void table_free(struct table *t)
 {
 	for (size_t i = 0; i < t->n_rows * t->n_cols; i++)
 		free(t->cells[i]);
@@ -627,6 +650,7 @@ static int show_pool(struct json_object *d)
 
 		printf("%sunknown: %s: %s\n", i ? "" : "\n", jstr(u, "part"), jstr(u, "error"));
 	}
+	ctl_pool_ledger_show(jget(d, "ledger"));
 	return 0;
 }
 
@@ -648,7 +672,7 @@ static bool metric_name_ok(const char *s)
 	return true;
 }
 
-static int request_error(int r, const char *path, uint64_t timeout_usec)
+int request_error(int r, const char *path, uint64_t timeout_usec)
 {
 	char t[32];
 
@@ -741,7 +765,8 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error(
-			"no command given: status, vms, vm NAME|UUID, pool or push VM NAME VALUE");
+			"no command given: status, vms, vm NAME|UUID, pool, push VM NAME VALUE, "
+			"reservations, reserve, confirm, activate or release");
 	if (!path || !path[0])
 		path = getenv("PRESCIENT_SOCKET");
 	if (!path || !path[0]) {
@@ -749,6 +774,13 @@ int main(int argc, char **argv)
 		path = ccfg.socket;
 	}
 	cmd = argv[optind++];
+	if (ctl_reservations_handles(cmd)) {
+		struct ctl_target t = { .socket = path,
+					.timeout_usec = timeout_usec,
+					.json = json };
+
+		return ctl_reservations_main(&t, argc - optind + 1, argv + optind - 1);
+	}
 
 	req = json_object_new_object();
 	if (!req)
@@ -789,8 +821,8 @@ int main(int argc, char **argv)
 		return 0;
 	} else {
 		return usage_error(
-			"unknown command '%s': status, vms, vm NAME|UUID, pool or push VM "
-			"NAME VALUE",
+			"unknown command '%s': status, vms, vm NAME|UUID, pool, push VM "
+			"NAME VALUE, reservations, reserve, confirm, activate or release",
 			cmd);
 	}
 

@@ -42,9 +42,23 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_tokener *, json_tokener_free);
 #define API_OUT_MAX_BYTES (16 * 1024 * 1024)
 
 static const char *const cmd_names[API_NR_CMDS] = {
-	[API_CMD_STATUS] = "status", [API_CMD_VMS] = "vms",	  [API_CMD_VM] = "vm",
-	[API_CMD_HOOK] = "hook",     [API_CMD_METRIC] = "metric", [API_CMD_POOL] = "pool",
+	[API_CMD_STATUS] = "status",
+	[API_CMD_VMS] = "vms",
+	[API_CMD_VM] = "vm",
+	[API_CMD_HOOK] = "hook",
+	[API_CMD_METRIC] = "metric",
+	[API_CMD_POOL] = "pool",
+	[API_CMD_RESERVATIONS] = "reservations",
+	[API_CMD_EXPLAIN] = "explain",
+	[API_CMD_RESERVE] = "reserve",
+	[API_CMD_CONFIRM] = "confirm",
+	[API_CMD_ACTIVATE] = "activate",
+	[API_CMD_RELEASE] = "release",
 };
+
+#define CMD_LIST                                                                                   \
+	"one of \"status\", \"vms\", \"vm\", \"hook\", \"metric\", \"pool\", "                     \
+	"\"reservations\", \"explain\", \"reserve\", \"confirm\", \"activate\", \"release\""
 
 static const char *const verdict_names[API_NR_HOOK_VERDICTS] = {
 	[API_HOOK_ALLOW] = "allow",
@@ -79,13 +93,20 @@ static int fail(char *errbuf, size_t size, const char *fmt, ...)
 }
 
 /* Which keys each command takes; anything else is refused with this list. */
-static const char *const cmd_keys[API_NR_CMDS][8] = {
+static const char *const cmd_keys[API_NR_CMDS][10] = {
 	[API_CMD_STATUS] = { "cmd" },
 	[API_CMD_VMS] = { "cmd" },
 	[API_CMD_VM] = { "cmd", "vm", "samples" },
 	[API_CMD_HOOK] = { "cmd", "object", "op", "sub_op", "extra", "vm", "uuid" },
 	[API_CMD_METRIC] = { "cmd", "vm", "name", "value", "time_usec" },
 	[API_CMD_POOL] = { "cmd" },
+	[API_CMD_RESERVATIONS] = { "cmd" },
+	[API_CMD_EXPLAIN] = { "cmd", "vm", "id", "request" },
+	[API_CMD_RESERVE] = { "cmd", "holder", "kind", "class", "generation", "start_usec",
+			      "end_usec", "pinned", "items" },
+	[API_CMD_CONFIRM] = { "cmd", "id" },
+	[API_CMD_ACTIVATE] = { "cmd", "id" },
+	[API_CMD_RELEASE] = { "cmd", "id" },
 };
 
 static bool key_allowed(enum api_cmd c, const char *key)
@@ -301,6 +322,341 @@ static int parse_metric(struct json_object *obj, struct api_request *req, char *
 	return 0;
 }
 
+/* ---- ledger requests --------------------------------------------------- */
+
+#define RESERVE_EXAMPLE                                                                            \
+	"e.g. {\"cmd\":\"reserve\",\"holder\":\"mig-42\",\"kind\":\"migration\",\"class\":"        \
+	"\"guaranteed\",\"generation\":7,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}"
+
+/* Refuses keys of a nested object that are not in keys (NULL-terminated). */
+static int keys_check(struct json_object *obj, const char *what, const char *const *keys,
+		      char *errbuf, size_t errbuf_size)
+{
+	json_object_object_foreach(obj, key, val)
+	{
+		char list[256];
+		size_t off = 0;
+		bool known = false;
+
+		(void)val;
+		for (size_t i = 0; keys[i]; i++)
+			known = known || !strcmp(keys[i], key);
+		if (known)
+			continue;
+		list[0] = '\0';
+		for (size_t i = 0; keys[i] && off < sizeof(list); i++) {
+			int n = snprintf(list + off, sizeof(list) - off, "%s\"%s\"", i ? ", " : "",
+					 keys[i]);
+
+			if (n < 0)
+				break;
+			off += (size_t)n;
+		}
+		return fail(errbuf, errbuf_size, "unknown key \"%.64s\" in %s: it takes %s", key,
+			    what, list);
+	}
+	return 0;
+}
+
+/*
+ * A non-negative integer below INT64_MAX (json-c saturates larger ones there).
+ * Missing: -ENOENT.
+ */
+static int get_u64(struct json_object *obj, const char *key, const char *meaning, uint64_t *ret,
+		   char *errbuf, size_t errbuf_size)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return -ENOENT;
+	if (!json_object_is_type(v, json_type_int))
+		return fail(errbuf, errbuf_size, "\"%s\" must be an integer: %s", key, meaning);
+	n = json_object_get_int64(v);
+	if (n < 0 || n == INT64_MAX)
+		return fail(errbuf, errbuf_size, "\"%s\" must be a non-negative integer: %s", key,
+			    meaning);
+	*ret = (uint64_t)n;
+	return 0;
+}
+
+static int get_id(struct json_object *obj, const char *cmd, uint64_t *ret, char *errbuf,
+		  size_t errbuf_size)
+{
+	uint64_t id;
+	int r;
+
+	r = get_u64(obj, "id", "a lease id as \"reserve\" or \"reservations\" shows it", &id,
+		    errbuf, errbuf_size);
+	if (r < 0)
+		return r;
+	if (id == 0)
+		return fail(errbuf, errbuf_size,
+			    "\"id\" must be a lease id (1 or more), as \"reserve\" or "
+			    "\"reservations\" shows it; e.g. {\"cmd\":\"%s\",\"id\":7}",
+			    cmd);
+	*ret = id;
+	return 0;
+}
+
+/* A finite number in [min, max]. Missing: -ENOENT. */
+static int get_number(struct json_object *obj, const char *key, double min, double max, double *ret,
+		      char *errbuf, size_t errbuf_size)
+{
+	struct json_object *v;
+	double d;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return -ENOENT;
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return fail(errbuf, errbuf_size, "\"%s\" must be a number from %g to %g", key, min,
+			    max);
+	d = json_object_get_double(v);
+	if (!isfinite(d) || d < min || d > max)
+		return fail(errbuf, errbuf_size, "\"%s\" must be a finite number from %g to %g",
+			    key, min, max);
+	*ret = d;
+	return 0;
+}
+
+static bool holder_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == ':' || *s == '-'))
+			return false;
+	return true;
+}
+
+static int parse_item(struct json_object *it, size_t index, struct api_lease_item *ret,
+		      char *errbuf, size_t errbuf_size)
+{
+	static const char *const keys[] = { "dim", "mean", "sd", "upper", "loading", NULL };
+	struct api_lease_item item = { 0 };
+	char what[32];
+	int r;
+
+	snprintf(what, sizeof(what), "items[%zu]", index);
+	if (!json_object_is_type(it, json_type_object))
+		return fail(errbuf, errbuf_size,
+			    "%s must be an object, e.g. {\"dim\":\"cpu\",\"mean\":1.5,\"sd\":0.2,"
+			    "\"upper\":2}",
+			    what);
+	r = keys_check(it, what, keys, errbuf, errbuf_size);
+	if (r < 0)
+		return r;
+	r = get_string(it, "dim", item.dim, sizeof(item.dim), errbuf, errbuf_size);
+	if (r == -ENOENT)
+		return fail(errbuf, errbuf_size,
+			    "%s needs \"dim\": a dimension of the pool as \"reservations\" "
+			    "lists them, e.g. \"cpu\" or \"mem\"",
+			    what);
+	if (r < 0)
+		return r;
+	if (!text_ok(item.dim))
+		return fail(errbuf, errbuf_size, "%s: \"dim\" must not contain control characters",
+			    what);
+	r = get_number(it, "mean", 0, API_LEASE_VALUE_MAX, &item.demand.mean, errbuf, errbuf_size);
+	if (r == -ENOENT)
+		return fail(errbuf, errbuf_size,
+			    "%s needs \"mean\": the expected demand in the dimension's unit "
+			    "(cores, bytes, pages, kbit/s)",
+			    what);
+	if (r < 0)
+		return r;
+	r = get_number(it, "sd", 0, API_LEASE_VALUE_MAX, &item.demand.sd, errbuf, errbuf_size);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	item.demand.upper = item.demand.mean;
+	r = get_number(it, "upper", 0, API_LEASE_VALUE_MAX, &item.demand.upper, errbuf,
+		       errbuf_size);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (item.demand.upper < item.demand.mean)
+		return fail(
+			errbuf, errbuf_size,
+			"%s: \"upper\" (%g) must not be below \"mean\" (%g): it is the demand's "
+			"upper bound",
+			what, item.demand.upper, item.demand.mean);
+	r = get_number(it, "loading", -1, 1, &item.demand.loading, errbuf, errbuf_size);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret = item;
+	return 0;
+}
+
+/*
+ * The body of a reserve request, or of explain's "request" (reserve false:
+ * holder and generation optional, the latter ignored). Dimension names and
+ * times are checked against the ledger when handled.
+ */
+static int parse_lease_request(struct json_object *obj, const char *what, bool reserve,
+			       struct api_lease_request *ret, char *errbuf, size_t errbuf_size)
+{
+	static const char *const keys[] = { "holder",	  "kind",	"class",
+					    "generation", "start_usec", "end_usec",
+					    "pinned",	  "items",	NULL };
+	struct api_lease_request lr = { .kind = LEASE_HOLDER_VM };
+	struct json_object *items, *v;
+	char text[64], cpus[4096];
+	int r;
+
+	if (!reserve) {
+		r = keys_check(obj, what, keys, errbuf, errbuf_size);
+		if (r < 0)
+			return r;
+	}
+
+	r = get_string(obj, "holder", lr.holder, sizeof(lr.holder), errbuf, errbuf_size);
+	if (r == -ENOENT && reserve)
+		return fail(errbuf, errbuf_size,
+			    "\"reserve\" needs \"holder\": the VM's UUID or the incoming "
+			    "migration's id, " RESERVE_EXAMPLE);
+	if (r == -EINVAL || (r >= 0 && !holder_ok(lr.holder)))
+		return fail(errbuf, errbuf_size,
+			    "\"holder\" must be 1 to %d characters of A-Z, a-z, 0-9, '_', '.', ':' "
+			    "and '-', e.g. a VM's UUID or \"mig-42\"",
+			    LEASE_HOLDER_MAX - 1);
+
+	r = get_string(obj, "kind", text, sizeof(text), errbuf, errbuf_size);
+	if (r >= 0) {
+		if (!strcmp(text, "vm"))
+			lr.kind = LEASE_HOLDER_VM;
+		else if (!strcmp(text, "migration"))
+			lr.kind = LEASE_HOLDER_MIGRATION;
+		else
+			r = -EINVAL;
+	}
+	if (r == -EINVAL)
+		return fail(errbuf, errbuf_size,
+			    "\"kind\" must be \"vm\" (the holder is a VM's UUID) or \"migration\" "
+			    "(an incoming migration's id)");
+	if (lr.holder[0] && lr.kind == LEASE_HOLDER_VM) {
+		if (!util_uuid_valid(lr.holder))
+			return fail(errbuf, errbuf_size,
+				    "\"holder\" \"%s\" is not a UUID: a lease of kind \"vm\" is "
+				    "held by the VM's UUID; for an incoming migration add "
+				    "\"kind\":\"migration\"",
+				    lr.holder);
+		/* The snapshot's UUIDs are lower case: holders must match them. */
+		for (char *c = lr.holder; *c; c++)
+			if (*c >= 'A' && *c <= 'F')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	if (!lr.holder[0])
+		strcpy(lr.holder, "explain");
+
+	r = get_string(obj, "class", text, sizeof(text), errbuf, errbuf_size);
+	if (r == -ENOENT)
+		return fail(errbuf, errbuf_size,
+			    "%s needs \"class\": \"guaranteed\" (held whole at its upper bound), "
+			    "\"burstable\" (its mean, within the risk bound) or \"best-effort\"",
+			    what);
+	if (r == -EINVAL || pool_class_from_string(text, &lr.cls) < 0)
+		return fail(errbuf, errbuf_size,
+			    "\"class\" must be \"guaranteed\", \"burstable\" or \"best-effort\"");
+
+	r = get_u64(obj, "generation",
+		    "the ledger's generation as {\"cmd\":\"reservations\"} shows it",
+		    &lr.generation, errbuf, errbuf_size);
+	if (r == -ENOENT && reserve)
+		return fail(errbuf, errbuf_size,
+			    "\"reserve\" needs \"generation\": the ledger's generation as "
+			    "{\"cmd\":\"reservations\"} shows it, so that a reservation is only "
+			    "granted against what you read");
+	if (r == -EINVAL)
+		return r;
+	lr.has_generation = r >= 0;
+
+	r = get_u64(obj, "start_usec", "microseconds since the epoch", &lr.start_usec, errbuf,
+		    errbuf_size);
+	if (r == -EINVAL)
+		return r;
+	r = get_u64(obj, "end_usec", "microseconds since the epoch, 0 for open-ended", &lr.end_usec,
+		    errbuf, errbuf_size);
+	if (r == -EINVAL)
+		return r;
+	if (lr.end_usec && lr.start_usec && lr.end_usec <= lr.start_usec)
+		return fail(errbuf, errbuf_size,
+			    "\"end_usec\" must be after \"start_usec\" (or 0 for open-ended)");
+
+	r = get_string(obj, "pinned", cpus, sizeof(cpus), errbuf, errbuf_size);
+	if (r == -EINVAL && json_object_object_get_ex(obj, "pinned", &v) &&
+	    json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0)
+		r = -ENOENT; /* "" is no pinned cores */
+	if (r == -EINVAL || (r >= 0 && pool_cpuset_parse(cpus, &lr.pinned) < 0))
+		return fail(errbuf, errbuf_size,
+			    "\"pinned\" must be a CPU list like \"2-3,6\" (ascending, CPUs below "
+			    "%d), or \"\" for none",
+			    POOL_MAX_CPUS);
+
+	if (json_object_object_get_ex(obj, "items", &items)) {
+		size_t n;
+
+		if (!json_object_is_type(items, json_type_array))
+			return fail(errbuf, errbuf_size,
+				    "\"items\" must be an array of {\"dim\",\"mean\",\"sd\","
+				    "\"upper\"} objects, one per dimension");
+		n = json_object_array_length(items);
+		if (n > ADMIT_MAX_ITEMS)
+			return fail(errbuf, errbuf_size,
+				    "\"items\" has %zu entries: at most %d, one per dimension", n,
+				    ADMIT_MAX_ITEMS);
+		for (size_t i = 0; i < n; i++) {
+			r = parse_item(json_object_array_get_idx(items, i), i, &lr.items[i], errbuf,
+				       errbuf_size);
+			if (r < 0)
+				return r;
+			for (size_t k = 0; k < i; k++)
+				if (!strcmp(lr.items[k].dim, lr.items[i].dim))
+					return fail(errbuf, errbuf_size,
+						    "\"items\" names \"%s\" twice: one entry per "
+						    "dimension",
+						    lr.items[i].dim);
+		}
+		lr.n_items = (uint32_t)n;
+	}
+	if (lr.n_items == 0 && pool_cpuset_count(&lr.pinned) == 0)
+		return fail(errbuf, errbuf_size,
+			    "%s reserves nothing: give \"items\" (and/or \"pinned\" cores), "
+			    "" RESERVE_EXAMPLE,
+			    what);
+	*ret = lr;
+	return 0;
+}
+
+static int parse_explain(struct json_object *obj, struct api_request *req, char *errbuf,
+			 size_t errbuf_size)
+{
+	struct json_object *v;
+	int n = 0, r;
+
+	n += json_object_object_get_ex(obj, "vm", NULL);
+	n += json_object_object_get_ex(obj, "id", NULL);
+	n += json_object_object_get_ex(obj, "request", NULL);
+	if (n != 1)
+		return fail(errbuf, errbuf_size,
+			    "\"explain\" takes one of \"vm\" (a VM's name or UUID), \"id\" (a "
+			    "lease id) or \"request\" (a reserve request to decide now, changing "
+			    "nothing), e.g. {\"cmd\":\"explain\",\"vm\":\"web1\"}");
+	r = get_string(obj, "vm", req->vm, sizeof(req->vm), errbuf, errbuf_size);
+	if (r >= 0 && !text_ok(req->vm))
+		return fail(errbuf, errbuf_size, "\"vm\" must not contain control characters");
+	if (r != -ENOENT)
+		return r;
+	r = get_id(obj, "explain", &req->lease_id, errbuf, errbuf_size);
+	if (r != -ENOENT)
+		return r;
+	json_object_object_get_ex(obj, "request", &v);
+	if (!json_object_is_type(v, json_type_object))
+		return fail(errbuf, errbuf_size,
+			    "\"request\" must be an object shaped like a reserve request, e.g. "
+			    "{\"class\":\"burstable\",\"items\":[{\"dim\":\"cpu\",\"mean\":2,"
+			    "\"sd\":0.5,\"upper\":3}]}");
+	req->explain_request = true;
+	return parse_lease_request(v, "\"request\"", false, &req->lease, errbuf, errbuf_size);
+}
+
 int api_request_parse(const char *line, size_t len, struct api_request *ret, char *errbuf,
 		      size_t errbuf_size)
 {
@@ -360,19 +716,14 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 
 	r = get_string(obj, "cmd", cmd, sizeof(cmd), errbuf, errbuf_size);
 	if (r == -ENOENT)
-		return fail(errbuf, errbuf_size,
-			    "missing \"cmd\": one of \"status\", \"vms\", \"vm\", \"hook\", "
-			    "\"metric\", \"pool\"");
+		return fail(errbuf, errbuf_size, "missing \"cmd\": " CMD_LIST);
 	if (r < 0)
 		return r;
 	for (req.cmd = 0; req.cmd < API_NR_CMDS; req.cmd++)
 		if (!strcmp(cmd, cmd_names[req.cmd]))
 			break;
 	if (req.cmd == API_NR_CMDS)
-		return fail(errbuf, errbuf_size,
-			    "unknown command \"%s\": one of \"status\", \"vms\", \"vm\", \"hook\", "
-			    "\"metric\", \"pool\"",
-			    cmd);
+		return fail(errbuf, errbuf_size, "unknown command \"%s\": " CMD_LIST, cmd);
 
 	json_object_object_foreach(obj, key, val)
 	{
@@ -419,6 +770,28 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 		if (r < 0)
 			return r;
 		break;
+	case API_CMD_EXPLAIN:
+		r = parse_explain(obj, &req, errbuf, errbuf_size);
+		if (r < 0)
+			return r;
+		break;
+	case API_CMD_RESERVE:
+		r = parse_lease_request(obj, "reserve", true, &req.lease, errbuf, errbuf_size);
+		if (r < 0)
+			return r;
+		break;
+	case API_CMD_CONFIRM:
+	case API_CMD_ACTIVATE:
+	case API_CMD_RELEASE:
+		r = get_id(obj, cmd, &req.lease_id, errbuf, errbuf_size);
+		if (r == -ENOENT)
+			return fail(errbuf, errbuf_size,
+				    "\"%s\" needs \"id\": the lease's id from \"reserve\" or "
+				    "\"reservations\", e.g. {\"cmd\":\"%s\",\"id\":7}",
+				    cmd, cmd);
+		if (r < 0)
+			return r;
+		break;
 	default:
 		break;
 	}
@@ -428,14 +801,26 @@ int api_request_parse(const char *line, size_t len, struct api_request *ret, cha
 
 /* ---- request handling ---------------------------------------------------- */
 
-static int response_error(const char *msg, char **ret)
+int api_response_error(const char *msg, const char *code, struct json_object *extra, char **ret)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
+	_cleanup_json_ struct json_object *x = extra;
 	char *s;
 
 	if (!o || json_object_object_add(o, "ok", json_object_new_boolean(false)) < 0 ||
 	    json_object_object_add(o, "error", json_object_new_string(msg)) < 0)
 		return -ENOMEM;
+	if (code && json_object_object_add(o, "code", json_object_new_string(code)) < 0)
+		return -ENOMEM;
+	if (x) {
+		json_object_object_foreach(x, key, val)
+		{
+			if (json_object_object_add(o, key, json_object_get(val)) < 0) {
+				json_object_put(val);
+				return -ENOMEM;
+			}
+		}
+	}
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (!s)
@@ -444,8 +829,13 @@ static int response_error(const char *msg, char **ret)
 	return 0;
 }
 
+static int response_error(const char *msg, char **ret)
+{
+	return api_response_error(msg, NULL, NULL, ret);
+}
+
 /* Takes ownership of data. */
-static int response_ok(struct json_object *data, char **ret)
+int api_response_ok(struct json_object *data, char **ret)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	const char *text;
@@ -474,16 +864,37 @@ static int response_ok(struct json_object *data, char **ret)
 	return 0;
 }
 
-static int handle_read(struct state *st, const struct api_request *req, char **ret)
+static int response_ok(struct json_object *data, char **ret)
 {
+	return api_response_ok(data, ret);
+}
+
+static int handle_read(struct state *st, const struct api_handlers *h,
+		       const struct api_request *req, char **ret)
+{
+	_cleanup_free_ struct lease *leases = NULL;
+	_cleanup_free_ struct pool *pool = NULL;
 	const struct state_snapshot *snap;
 	struct json_object *data = NULL;
+	struct ledger_usage usage;
 	uint64_t now = util_now_usec();
 	char msg[HV_NAME_MAX + 128];
+	size_t n_leases = 0;
+	bool with_ledger = false;
 	int r = 0;
 
 	if (!st)
 		return response_error("the daemon has no state yet: retry in a few seconds", ret);
+	/* The ledger takes its lock: copy it before the read-side section, which must not block. */
+	if (req->cmd == API_CMD_POOL && h && h->ledger) {
+		pool = malloc(sizeof(*pool));
+		if (!pool)
+			return -ENOMEM;
+		r = api_ledger_copy(h->ledger, pool, &usage, &leases, &n_leases);
+		if (r < 0)
+			return r;
+		with_ledger = true;
+	}
 
 	/* Render only inside the read-side section; serialise and send after it. */
 	snap = state_read_begin(st);
@@ -495,6 +906,13 @@ static int handle_read(struct state *st, const struct api_request *req, char **r
 		r = api_json_vms(snap, now, &data);
 	} else if (req->cmd == API_CMD_POOL) {
 		r = api_json_pool(snap, now, &data);
+		if (r >= 0 && with_ledger) {
+			r = api_json_pool_ledger(data, snap, &usage, pool, leases, n_leases);
+			if (r < 0) {
+				json_object_put(data);
+				data = NULL;
+			}
+		}
 	} else {
 		const struct state_vm *vm = state_snapshot_find_vm(snap, req->vm);
 
@@ -641,12 +1059,22 @@ int api_request_handle(struct state *st, const struct api_handlers *h, const cha
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return response_error(err, ret_response);
-	if (req.cmd == API_CMD_HOOK)
+		return api_response_error(err, "invalid", NULL, ret_response);
+	switch (req.cmd) {
+	case API_CMD_HOOK:
 		return handle_hook(h, &req, ret_response);
-	if (req.cmd == API_CMD_METRIC)
+	case API_CMD_METRIC:
 		return handle_metric(st, h, &req, ret_response);
-	return handle_read(st, &req, ret_response);
+	case API_CMD_RESERVATIONS:
+	case API_CMD_EXPLAIN:
+	case API_CMD_RESERVE:
+	case API_CMD_CONFIRM:
+	case API_CMD_ACTIVATE:
+	case API_CMD_RELEASE:
+		return api_ledger_handle(st, h, &req, ret_response);
+	default:
+		return handle_read(st, h, &req, ret_response);
+	}
 }
 
 /* ---- the server ----------------------------------------------------------- */

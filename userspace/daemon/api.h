@@ -22,7 +22,25 @@
  *                                          must be within an hour of the
  *                                          host's clock and is otherwise unused)
  *
- *   -> {"ok":true,"data":{...}}  or  {"ok":false,"error":"<what and what to do>"}
+ * The reservation ledger (plan/lease.h), served from api_handlers.ledger
+ * (api_reservations.c); times are CLOCK_REALTIME microseconds:
+ *
+ *   {"cmd":"reservations"}                generation, usage per dimension,
+ *                                          pinned cores, every lease
+ *   {"cmd":"explain","vm":"<name|uuid>"}  a VM's live lease: its grant's
+ *   {"cmd":"explain","id":N}               explanation and the same request
+ *                                          decided again now
+ *   {"cmd":"explain","request":{...}}     what admission would decide now for
+ *                                          a reserve request; changes nothing
+ *   {"cmd":"reserve","holder":"<id>","kind":"vm|migration",
+ *    "class":"guaranteed|burstable|best-effort","generation":N,
+ *    ["start_usec":T,"end_usec":T,"pinned":"2-3",]
+ *    "items":[{"dim":"cpu","mean":1.5[,"sd":0.2,"upper":2.0,"loading":0.3]}]}
+ *                                          an offered lease, or a refusal
+ *   {"cmd":"confirm"|"activate"|"release","id":N}
+ *
+ *   -> {"ok":true,"data":{...}}  or  {"ok":false,"error":"<what and what to do>",
+ *      "code":"<invalid|stale|refused|full|not_found|expired|state|unavailable>"}
  *
  * Read-only commands render from the RCU snapshot (state.h); the socket is
  * written outside the read-side section. Commands that need the manager call
@@ -38,6 +56,7 @@
 #include <stdint.h>
 
 #include "hv.h"
+#include "lease.h"
 #include "state.h"
 
 #define API_REQUEST_MAX_BYTES	 (64 * 1024)
@@ -53,6 +72,12 @@ enum api_cmd {
 	API_CMD_HOOK,
 	API_CMD_METRIC,
 	API_CMD_POOL,
+	API_CMD_RESERVATIONS,
+	API_CMD_EXPLAIN,
+	API_CMD_RESERVE,
+	API_CMD_CONFIRM,
+	API_CMD_ACTIVATE,
+	API_CMD_RELEASE,
 	API_NR_CMDS,
 };
 
@@ -93,6 +118,29 @@ struct api_metric_push {
 	uint64_t received_usec; /* CLOCK_MONOTONIC, set by the server */
 };
 
+/* Lease requests: amounts within this magnitude, times at most this far ahead of the clock. */
+#define API_LEASE_VALUE_MAX	 1e15
+#define API_LEASE_AHEAD_MAX_USEC (366ULL * 24 * 3600 * 1000 * 1000)
+
+struct api_lease_item {
+	char dim[POOL_NAME_MAX]; /* a dimension of the ledger's pool, by name */
+	struct risk_dist demand; /* sd defaults to 0, upper to mean, loading to 0 */
+};
+
+/* A reserve (or hypothetical explain) request, before its dimensions are resolved. */
+struct api_lease_request {
+	char holder[LEASE_HOLDER_MAX]; /* 1-63 of [A-Za-z0-9_.:-]; a UUID for a VM */
+	enum lease_holder_kind kind;
+	enum pool_class cls;
+	bool has_generation; /* required by reserve, ignored by explain */
+	uint64_t generation;
+	uint64_t start_usec; /* 0: now */
+	uint64_t end_usec;   /* 0: open-ended */
+	struct pool_cpuset pinned;
+	uint32_t n_items;
+	struct api_lease_item items[ADMIT_MAX_ITEMS];
+};
+
 struct api_handlers {
 	/*
 	 * Runs on the API thread with no lock held: queue the event for the
@@ -106,15 +154,34 @@ struct api_handlers {
 	 * -ENOBUFS: the queue is full; other -errno: refused.
 	 */
 	int (*metric)(const struct api_metric_push *p, void *userdata);
+	/*
+	 * The reservation ledger, used directly by the API thread (the ledger
+	 * has its own lock): reservations, explain, reserve, confirm, activate,
+	 * release, and the ledger part of pool. NULL: those commands answer
+	 * that this daemon has no ledger (code "unavailable"). Must outlive the
+	 * server. Holders are VM UUIDs (kind vm) or migration ids.
+	 */
+	struct ledger *ledger;
+	/* CLOCK_REALTIME in microseconds for the ledger; NULL: util_realtime_usec(). */
+	uint64_t (*realtime_usec)(void *userdata);
+	/*
+	 * Optional, on the API thread after a reserve, confirm, activate or
+	 * release changed the ledger (e.g. to schedule a checkpoint). Must not
+	 * block.
+	 */
+	void (*ledger_changed)(void *userdata);
 	void *userdata;
 };
 
 struct api_request {
 	enum api_cmd cmd;
-	char vm[HV_NAME_MAX];	       /* API_CMD_VM: name or UUID */
-	uint32_t max_samples;	       /* API_CMD_VM: newest samples to return, default all */
-	struct api_hook_event hook;    /* API_CMD_HOOK */
-	struct api_metric_push metric; /* API_CMD_METRIC (vm is also in .vm) */
+	char vm[HV_NAME_MAX];		/* API_CMD_VM: name or UUID */
+	uint32_t max_samples;		/* API_CMD_VM: newest samples to return, default all */
+	struct api_hook_event hook;	/* API_CMD_HOOK */
+	struct api_metric_push metric;	/* API_CMD_METRIC (vm is also in .vm) */
+	uint64_t lease_id;		/* CONFIRM, ACTIVATE, RELEASE; EXPLAIN by id (else 0) */
+	bool explain_request;		/* EXPLAIN of .lease rather than of a VM or id */
+	struct api_lease_request lease; /* RESERVE, EXPLAIN with "request" */
 };
 
 struct api_server_config {
@@ -156,6 +223,40 @@ int api_json_vms(const struct state_snapshot *snap, uint64_t now_usec, struct js
 int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_usec,
 		struct json_object **ret);
 int api_json_pool(const struct state_snapshot *snap, uint64_t now_usec, struct json_object **ret);
+
+/* api_reservations.c: the ledger commands (h->ledger may be NULL). */
+int api_ledger_handle(struct state *st, const struct api_handlers *h, const struct api_request *req,
+		      char **ret_response);
+/*
+ * Copies the ledger's pool, usage and leases at one generation (retried a
+ * few times while the ledger changes under it). *ret_leases: free().
+ */
+int api_ledger_copy(struct ledger *l, struct pool *ret_pool, struct ledger_usage *ret_usage,
+		    struct lease **ret_leases, size_t *ret_n);
+
+/*
+ * api_json.c: renderers of the ledger's copies; snap (may be NULL) gives
+ * VM names to holders. Times are CLOCK_REALTIME microseconds.
+ */
+int api_json_explanation(const struct admit_explanation *e, struct json_object **ret);
+int api_json_lease(const struct lease *ls, const struct pool *pool,
+		   const struct state_snapshot *snap, struct json_object **ret);
+int api_json_reservations(const struct state_snapshot *snap, const struct ledger_usage *usage,
+			  const struct pool *pool, const struct lease *leases, size_t n_leases,
+			  struct json_object **ret);
+/*
+ * Adds "ledger" to a pool object rendered by api_json_pool(): generation,
+ * and per dimension what is held, the risk, and the leases holding it until
+ * when. Runs in the read-side section (holder names come from snap); the
+ * ledger's data was copied before. leases/pool may be NULL when n_leases is 0.
+ */
+int api_json_pool_ledger(struct json_object *pool_obj, const struct state_snapshot *snap,
+			 const struct ledger_usage *usage, const struct pool *pool,
+			 const struct lease *leases, size_t n_leases);
+
+/* Responses, shared by api*.c: one line, no newline. code and extra (taken) may be NULL. */
+int api_response_ok(struct json_object *data, char **ret);
+int api_response_error(const char *msg, const char *code, struct json_object *extra, char **ret);
 
 const char *api_cmd_to_string(enum api_cmd c);
 const char *api_hook_verdict_to_string(enum api_hook_verdict v);

@@ -583,3 +583,241 @@ int api_json_pool(const struct state_snapshot *snap, uint64_t now_usec, struct j
 	add(&b, o, "unknown", pool_errors_json(&b, p));
 	return finish(&b, &o, ret);
 }
+
+/* ---- the reservation ledger ---------------------------------------------- */
+
+/* Amounts of a dimension: bytes and pages exactly, fractions with ten digits. */
+static struct json_object *amount(double v)
+{
+	return bytes(v);
+}
+
+static const char *dim_unit(enum pool_kind k)
+{
+	switch (k) {
+	case POOL_KIND_CPU:
+		return "cores";
+	case POOL_KIND_MEM:
+		return "bytes";
+	case POOL_KIND_HUGEPAGES:
+		return "pages";
+	default:
+		return "kbit/s";
+	}
+}
+
+/* What a lease holds whole on dimension d: its item there, or its pinned cores on "cpu". */
+static double lease_held_on(const struct lease *ls, const struct pool *pool, uint32_t d,
+			    bool *ret_involved)
+{
+	uint32_t n_pinned = pool_cpuset_count(&ls->admit.pinned);
+	bool cpu = pool->dims[d].kind == POOL_KIND_CPU && !strcmp(pool->dims[d].name, "cpu");
+	double held = 0;
+	bool involved = false;
+
+	for (uint32_t i = 0; i < ls->admit.n_items && i < ADMIT_MAX_ITEMS; i++) {
+		const struct admit_item *it = &ls->admit.items[i];
+
+		if (it->dim != d)
+			continue;
+		involved = true;
+		/* A pinned VM's CPU demand is covered by its cores (admit.h). */
+		if (!(n_pinned && pool->dims[d].kind == POOL_KIND_CPU))
+			held += admit_item_held(&pool->dims[d], ls->admit.cls, &it->demand);
+	}
+	if (cpu && n_pinned) {
+		held += n_pinned;
+		involved = true;
+	}
+	*ret_involved = involved;
+	return held;
+}
+
+static const char *holder_name(const struct state_snapshot *snap, const struct lease *ls)
+{
+	const struct state_vm *vm;
+
+	if (!snap || ls->holder_kind != LEASE_HOLDER_VM)
+		return NULL;
+	vm = state_snapshot_find_vm(snap, ls->holder);
+	return vm ? vm->id.name : NULL;
+}
+
+static struct json_object *explanation_json(struct builder *b, const struct admit_explanation *e)
+{
+	struct json_object *o = json_object_new_object(), *dims = json_object_new_array();
+
+	if (!dims)
+		b->oom = true;
+	add_str(b, o, "verdict", admit_verdict_to_string(e->verdict));
+	add_str(b, o, "class", pool_class_to_string(e->cls));
+	add_u64(b, o, "pinned_cores", e->n_pinned);
+	add_str(b, o, "reason", e->reason);
+	for (uint32_t i = 0; i < e->n_dims && i < ADMIT_MAX_ITEMS + 1; i++) {
+		const struct admit_dim_explain *d = &e->dims[i];
+		struct json_object *dj = json_object_new_object();
+
+		add_str(b, dj, "dim", d->dim);
+		add(b, dj, "request", amount(d->request));
+		add(b, dj, "capacity", amount(d->capacity));
+		add(b, dj, "held", amount(d->held));
+		add(b, dj, "demand_mean", amount(d->demand_mean));
+		add(b, dj, "demand_sd", num(d->demand_sd));
+		add(b, dj, "probability", num(d->probability));
+		add(b, dj, "bound", num(d->bound));
+		add_str(b, dj, "verdict", admit_verdict_to_string(d->verdict));
+		add_str(b, dj, "reason", d->reason);
+		append(b, dims, dj);
+	}
+	add(b, o, "dims", dims);
+	return o;
+}
+
+int api_json_explanation(const struct admit_explanation *e, struct json_object **ret)
+{
+	struct builder b = { 0 };
+	_cleanup_json_ struct json_object *o = explanation_json(&b, e);
+
+	return finish(&b, &o, ret);
+}
+
+static struct json_object *lease_json(struct builder *b, const struct lease *ls,
+				      const struct pool *pool, const struct state_snapshot *snap)
+{
+	struct json_object *o = json_object_new_object(), *items = json_object_new_array();
+	const char *name = holder_name(snap, ls);
+
+	if (!items)
+		b->oom = true;
+	add_u64(b, o, "id", ls->id);
+	add_str(b, o, "holder", ls->holder);
+	add(b, o, "holder_name", name ? str(name) : NULL);
+	add_str(b, o, "kind", lease_holder_kind_to_string(ls->holder_kind));
+	add_str(b, o, "state", lease_state_to_string(ls->state));
+	add_str(b, o, "class", pool_class_to_string(ls->admit.cls));
+	add_u64(b, o, "start_usec", ls->start_usec);
+	add_u64(b, o, "end_usec", ls->end_usec);
+	add_u64(b, o, "offered_usec", ls->offered_usec);
+	add_u64(b, o, "changed_usec", ls->changed_usec);
+	add_u64(b, o, "generation", ls->generation);
+	add(b, o, "pinned", cpulist(b, &ls->admit.pinned));
+	for (uint32_t i = 0; i < ls->admit.n_items && i < ADMIT_MAX_ITEMS; i++) {
+		const struct admit_item *it = &ls->admit.items[i];
+		struct json_object *io;
+		bool involved;
+
+		if (it->dim >= pool->n_dims)
+			continue; /* the pool changed under the copy: nothing to name it by */
+		io = json_object_new_object();
+		add_str(b, io, "dim", pool->dims[it->dim].name);
+		add(b, io, "held", amount(lease_held_on(ls, pool, it->dim, &involved)));
+		add(b, io, "mean", amount(it->demand.mean));
+		add(b, io, "sd", num(it->demand.sd));
+		add(b, io, "upper", amount(it->demand.upper));
+		add(b, io, "loading", num(it->demand.loading));
+		append(b, items, io);
+	}
+	add(b, o, "items", items);
+	return o;
+}
+
+int api_json_lease(const struct lease *ls, const struct pool *pool,
+		   const struct state_snapshot *snap, struct json_object **ret)
+{
+	struct builder b = { 0 };
+	_cleanup_json_ struct json_object *o = lease_json(&b, ls, pool, snap);
+
+	return finish(&b, &o, ret);
+}
+
+static struct json_object *usage_dim_json(struct builder *b, const struct ledger_dim_usage *du)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_str(b, o, "kind", pool_kind_to_string(du->kind));
+	add_str(b, o, "unit", dim_unit(du->kind));
+	add(b, o, "capacity", amount(du->capacity));
+	add(b, o, "held", amount(du->held));
+	add(b, o, "burst_mean", amount(du->burst_mean));
+	add(b, o, "burst_sd", num(du->burst_sd));
+	add(b, o, "probability", num(du->probability));
+	add(b, o, "bound", num(du->bound));
+	add(b, o, "free", amount(du->free));
+	return o;
+}
+
+int api_json_reservations(const struct state_snapshot *snap, const struct ledger_usage *usage,
+			  const struct pool *pool, const struct lease *leases, size_t n_leases,
+			  struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *u = json_object_new_object(), *arr = json_object_new_array();
+	struct builder b = { 0 };
+
+	if (!u || !arr)
+		b.oom = true;
+	add_u64(&b, o, "generation", usage->generation);
+	add_u64(&b, o, "live", usage->n_live);
+	for (uint32_t d = 0; d < usage->n_dims && d < POOL_MAX_DIMS; d++)
+		add(&b, u, usage->dims[d].dim, usage_dim_json(&b, &usage->dims[d]));
+	add(&b, o, "usage", u);
+	add_str(&b, o, "pinned", usage->pinned);
+	for (size_t i = 0; i < n_leases; i++)
+		append(&b, arr, lease_json(&b, &leases[i], pool, snap));
+	add(&b, o, "leases", arr);
+	return finish(&b, &o, ret);
+}
+
+int api_json_pool_ledger(struct json_object *pool_obj, const struct state_snapshot *snap,
+			 const struct ledger_usage *usage, const struct pool *pool,
+			 const struct lease *leases, size_t n_leases)
+{
+	struct json_object *o = json_object_new_object(), *dims = json_object_new_array();
+	struct builder b = { 0 };
+
+	if (!dims)
+		b.oom = true;
+	add_u64(&b, o, "generation", usage->generation);
+	add_u64(&b, o, "live", usage->n_live);
+	add_str(&b, o, "pinned", usage->pinned);
+	for (uint32_t d = 0; d < usage->n_dims && d < POOL_MAX_DIMS; d++) {
+		struct json_object *dj = usage_dim_json(&b, &usage->dims[d]);
+		struct json_object *holders = json_object_new_array();
+
+		add_str(&b, dj, "dim", usage->dims[d].dim);
+		if (!holders)
+			b.oom = true;
+		for (size_t i = 0; i < n_leases && d < pool->n_dims; i++) {
+			const struct lease *ls = &leases[i];
+			const char *name = holder_name(snap, ls);
+			struct json_object *h;
+			bool involved;
+			double held;
+
+			if (ls->state != LEASE_OFFERED && ls->state != LEASE_CONFIRMED &&
+			    ls->state != LEASE_ACTIVE)
+				continue;
+			held = lease_held_on(ls, pool, d, &involved);
+			if (!involved)
+				continue;
+			h = json_object_new_object();
+			add_u64(&b, h, "id", ls->id);
+			add_str(&b, h, "holder", ls->holder);
+			add(&b, h, "holder_name", name ? str(name) : NULL);
+			add_str(&b, h, "kind", lease_holder_kind_to_string(ls->holder_kind));
+			add_str(&b, h, "state", lease_state_to_string(ls->state));
+			add(&b, h, "held", amount(held));
+			add_u64(&b, h, "end_usec", ls->end_usec);
+			append(&b, holders, h);
+		}
+		add(&b, dj, "leases", holders);
+		append(&b, dims, dj);
+	}
+	add(&b, o, "dims", dims);
+	if (b.oom) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	add(&b, pool_obj, "ledger", o);
+	return b.oom ? -ENOMEM : 0;
+}

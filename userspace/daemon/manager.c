@@ -23,6 +23,7 @@
  * timerfd (the collection interval) and that eventfd.
  */
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -141,6 +142,16 @@ static int manager_on_metric(const struct api_metric_push *p, void *userdata)
 	return 0;
 }
 
+/* API thread: a reservation changed the ledger; the manager checkpoints it at its next tick. */
+static void manager_on_ledger_changed(void *userdata)
+{
+	struct manager *m = userdata;
+
+	pthread_mutex_lock(&m->pending_lock);
+	m->pending_ledger_save = true;
+	pthread_mutex_unlock(&m->pending_lock);
+}
+
 static int manager_timer_arm(struct manager *m)
 {
 	uint64_t usec = m->cfg.collect_interval_usec;
@@ -239,17 +250,26 @@ void manager_pool_refresh(struct manager *m, uint64_t now_usec)
 		.cgroup_root = m->cfg.cgroup_root,
 	};
 
-	host_pool_read(&roots, &m->pool);
+	struct host_pool_options opt;
+
+	host_pool_options_from_config(&m->cfg, &opt);
+	host_pool_read_config(&roots, &opt, &m->pool);
 	m->pool_read = true;
 	m->pool_read_usec = now_usec;
 	for (int i = 0; i < HOST_POOL_NR_PARTS; i++) {
 		int r = m->pool.error[i];
 
-		if (r < 0 && r != m->pool_logged_error[i])
+		if (r < 0 && r != m->pool_logged_error[i] && r == -ENODATA && m->pool.error_hint[i])
+			log_info("manager: the host's %s is not known (%s); it is left out of "
+				 "the pool",
+				 host_pool_part_to_string(i), m->pool.error_hint[i]);
+		else if (r < 0 && r != m->pool_logged_error[i])
 			log_warning_errno(r,
 					  "manager: cannot read the host's %s, shown as unknown in "
-					  "'prescientctl pool': %m",
-					  host_pool_part_to_string(i));
+					  "'prescientctl pool': %m%s%s",
+					  host_pool_part_to_string(i),
+					  m->pool.error_hint[i] ? "; " : "",
+					  m->pool.error_hint[i] ? m->pool.error_hint[i] : "");
 		else if (r == 0 && m->pool_logged_error[i] < 0)
 			log_info("manager: the host's %s can be read again",
 				 host_pool_part_to_string(i));
@@ -266,9 +286,11 @@ static void manager_tick(struct manager *m)
 	manager_take_pending(m, &resync);
 	if (m->ticks > 0)
 		manager_hv_check(m);
-	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv))
-		manager_vms_resync(m);
+	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv) &&
+	    manager_vms_resync(m) >= 0)
+		manager_alloc_reconcile(m);
 	manager_vms_collect(m, start);
+	manager_safety_tick(m, start);
 	manager_vms_metrics_apply(m);
 	if (m->last_step_usec == 0) {
 		m->last_step_usec = start;
@@ -279,6 +301,7 @@ static void manager_tick(struct manager *m)
 		manager_vms_step(m, start);
 		manager_pool_refresh(m, start);
 	}
+	manager_alloc_tick(m, start);
 	m->ticks++;
 	m->last_tick_usec = start;
 	m->last_tick_cost_usec = util_now_usec() - start;
@@ -337,6 +360,8 @@ static void manager_reload_keep_restart_only(const struct config *run, struct co
 	KEEP_NUM(keepalive_interval_sec, "[libvirt]keepalive_interval");
 	KEEP_NUM(keepalive_count, "[libvirt]keepalive_count");
 	KEEP_NUM(reconnect_delay_usec, "[libvirt]reconnect_delay");
+	KEEP_NUM(alloc_manage, "[alloc]manage");
+	KEEP_NUM(lease_ttl_usec, "[alloc]lease_ttl");
 #undef KEEP_STR
 #undef KEEP_NUM
 	if (changed[0])
@@ -372,6 +397,8 @@ static void manager_reload(struct manager *m)
 	m->cfg = cfg;
 	log_set_max_level(cfg.log_level);
 	manager_plan_params(m);
+	manager_alloc_configure(m);
+	manager_safety_configure(m);
 	manager_timer_arm(m);
 	log_info("manager: configuration reloaded from %s%s", m->config_path,
 		 cfg.dry_run ? " (dry-run)" : "");
@@ -437,6 +464,8 @@ static int manager_api_start(struct manager *m)
 	m->api_handlers = (struct api_handlers){
 		.hook = manager_on_hook,
 		.metric = manager_on_metric,
+		.ledger = m->ledger,
+		.ledger_changed = manager_on_ledger_changed,
 		.userdata = m,
 	};
 	ac.socket_path = path;
@@ -476,7 +505,10 @@ int manager_new(const struct config *cfg, const char *config_path, bool config_r
 	m->hv_ops = &hv_libvirt_ops;
 	m->started_usec = util_now_usec();
 	m->started_wall_usec = util_realtime_usec();
+	m->machine_protect_bytes = NAN;
 	manager_plan_params(m);
+	manager_alloc_configure(m);
+	manager_safety_configure(m);
 
 	r = manager_fds_open(m);
 	if (r >= 0)
@@ -488,8 +520,11 @@ int manager_new(const struct config *cfg, const char *config_path, bool config_r
 	}
 	if (r >= 0) {
 		manager_pool_refresh(m, util_now_usec());
-		r = manager_snapshot_publish(m);
+		/* The ledger before the API: the API thread books in it. */
+		r = manager_alloc_start(m);
 	}
+	if (r >= 0)
+		r = manager_snapshot_publish(m);
 	if (r >= 0)
 		r = manager_api_start(m);
 	if (r < 0) {
@@ -505,6 +540,7 @@ void manager_free(struct manager *m)
 	if (!m)
 		return;
 	api_server_stop(m->api);
+	ledger_free(m->ledger);
 	if (m->hv)
 		m->hv_ops->close(m->hv);
 	manager_vms_clear(m);
@@ -550,5 +586,6 @@ int manager_run(struct manager *m)
 	}
 	manager_notify("STOPPING=1");
 	manager_vms_checkpoint_all(m);
+	manager_alloc_stop(m);
 	return 0;
 }

@@ -57,6 +57,44 @@ struct manager_metric_push {
 	uint64_t received_usec;
 };
 
+/* QEMU's own threads (emulator, I/O) may use this beyond the vCPUs. */
+#define MANAGER_CPU_EMULATOR_ALLOWANCE 0.25
+/* Forecast-step values kept per VM for the correlation between VMs (risk.h). */
+#define MANAGER_ALLOC_HIST 64
+
+/* The allocation engine's view of one VM (manager_alloc.c). */
+struct manager_vm_alloc {
+	uint64_t lease_id; /* 0: none yet */
+	enum pool_class cls;
+	bool pin_want;		   /* [vm NAME] pin = yes */
+	struct pool_cpuset pinned; /* the cores chosen for it, empty when none */
+	bool pin_applied;
+	int pin_error;
+	bool in_lease[STATE_NR_ALLOC_DIMS];
+	struct risk_dist want[STATE_NR_ALLOC_DIMS]; /* this step's request */
+	struct risk_dist held[STATE_NR_ALLOC_DIMS]; /* what the lease holds */
+	double loading[STATE_NR_ALLOC_DIMS];
+	/* Pre-allocation of mem, net and disk (the CPU plan keeps its own). */
+	double target[STATE_NR_ALLOC_DIMS];
+	uint32_t low_streak[STATE_NR_ALLOC_DIMS];
+	double pending_target[STATE_NR_ALLOC_DIMS];
+	uint32_t pending_streak[STATE_NR_ALLOC_DIMS];
+	/* Enforcement: the value in force, where, and the last error. */
+	double enforced[STATE_NR_ALLOC_DIMS];
+	const char *enforced_how[STATE_NR_ALLOC_DIMS];
+	int enforce_error[STATE_NR_ALLOC_DIMS];
+	bool refused, migrate;
+	char reason[160];
+	uint64_t changed_usec;
+	/* The fast safety loop. */
+	struct safety_vm_state safety_state;
+	uint64_t safety_raises, safety_flags;
+	char safety_reason[160];
+	/* One value per forecast step, for the loadings. */
+	uint32_t hist_head, hist_n;
+	double hist[STATE_NR_RESOURCES][MANAGER_ALLOC_HIST];
+};
+
 /* One VM as the manager tracks it between ticks. */
 struct manager_vm {
 	struct hv_vm id;
@@ -73,6 +111,10 @@ struct manager_vm {
 	struct state_cpu_alloc cpu;
 	uint32_t cpu_low_streak;
 	bool cpu_tune_read; /* current allocation read back from the plugin */
+	/* This step's CPU decision, applied once the ledger granted it. */
+	bool cpu_pending;
+	struct plan_cpu_decision cpu_decision;
+	struct manager_vm_alloc alloc;
 };
 
 struct manager {
@@ -102,6 +144,7 @@ struct manager {
 	bool pending_resync;
 	bool pending_connected;
 	bool pending_disconnected;
+	bool pending_ledger_save; /* the API changed the ledger */
 	struct manager_metric_push *metric_queue;
 	size_t metric_queue_n, metric_queue_cap;
 	uint64_t metric_queue_dropped; /* refused because the queue was full */
@@ -121,6 +164,19 @@ struct manager {
 	bool pool_read;
 	uint64_t pool_read_usec;
 	int pool_logged_error[HOST_POOL_NR_PARTS]; /* say each failure once, not every step */
+
+	/* The allocation engine (manager_alloc.c); NULL ledger when [alloc] manage = no. */
+	struct ledger *ledger;
+	struct pool ledger_pool; /* the pool the ledger was last given */
+	bool ledger_reconciled;
+	bool ledger_dirty;
+	uint64_t ledger_saved_generation;
+	struct alloc_params alloc_params[POOL_NR_KINDS];
+	double machine_protect_bytes; /* memory.low of machine.slice in force, NAN when none */
+	/* The fast safety loop (manager_safety.c). */
+	struct safety_params safety_params;
+	struct safety_host_state safety_host;
+	bool safety_host_short;
 };
 
 int manager_new(const struct config *cfg, const char *config_path, bool config_required,
@@ -140,6 +196,29 @@ void manager_vms_metrics_apply(struct manager *m);
 
 /* manager.c: reads the host's pool (sysfs under /sys, [collect] proc_root, cgroup_root). */
 void manager_pool_refresh(struct manager *m, uint64_t now_usec);
+
+/* manager_alloc.c: the ledger of leases, pre-allocation, booking. */
+int manager_alloc_start(struct manager *m);
+void manager_alloc_stop(struct manager *m);
+void manager_alloc_configure(struct manager *m);
+void manager_alloc_pool_sync(struct manager *m);
+void manager_alloc_reconcile(struct manager *m);
+void manager_alloc_vm_gone(struct manager *m, struct manager_vm *v);
+void manager_alloc_history_push(struct manager_vm *v, const double value[STATE_NR_RESOURCES]);
+/* After the VMs' forecasts and CPU decisions of a step: books and enforces. */
+void manager_alloc_step(struct manager *m, uint64_t now_usec);
+/* Every tick: checkpoints what the API changed, runs the safety loop. */
+void manager_alloc_tick(struct manager *m, uint64_t now_usec);
+void manager_machine_protect(struct manager *m);
+
+/* manager_safety.c: PSI-driven raises and flags between forecast steps, every tick. */
+void manager_safety_configure(struct manager *m);
+void manager_safety_tick(struct manager *m, uint64_t now_usec);
+
+/* manager_enforce.c: applies what a VM's lease holds through each knob's owner. */
+void manager_vm_enforce(struct manager *m, struct manager_vm *v, uint64_t now_usec);
+/* manager_vms.c: applies the VM's pending CPU decision. */
+void manager_vm_cpu_apply(struct manager *m, struct manager_vm *v, uint64_t now_usec);
 
 /* manager_snapshot.c: publishes the manager's view for readers. */
 int manager_snapshot_publish(struct manager *m);

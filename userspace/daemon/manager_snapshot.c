@@ -29,6 +29,51 @@ static void metric_fill(const struct manager_metric *mt, struct state_metric *ou
 	out->forecast = mt->forecast;
 }
 
+/* The VM's lease as the allocation engine keeps it. */
+static void alloc_fill(const struct manager *m, const struct manager_vm *v,
+		       struct state_vm_alloc *out)
+{
+	const struct manager_vm_alloc *a = &v->alloc;
+	struct lease ls;
+
+	out->managed = m->ledger && a->lease_id;
+	out->lease_id = a->lease_id;
+	out->cls = a->cls;
+	if (m->ledger && a->lease_id && ledger_lease_get(m->ledger, a->lease_id, &ls) >= 0)
+		out->lease_state = ls.state;
+	if (pool_cpuset_format(&a->pinned, out->pinned, sizeof(out->pinned)) < 0)
+		util_strlcpy(out->pinned, "...", sizeof(out->pinned));
+	out->refused = a->refused;
+	out->migrate = a->migrate;
+	util_strlcpy(out->reason, a->reason, sizeof(out->reason));
+	out->changed_usec = a->changed_usec;
+	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {
+		struct state_alloc_item *it = &out->items[d];
+		int idx = -1;
+
+		for (uint32_t k = 0; k < m->ledger_pool.n_dims && idx < 0; k++)
+			if (m->ledger_pool.dims[k].kind == (d == STATE_ALLOC_CPU   ? POOL_KIND_CPU
+							    : d == STATE_ALLOC_MEM ? POOL_KIND_MEM
+							    : d == STATE_ALLOC_NET
+								    ? POOL_KIND_NET
+								    : POOL_KIND_DISK))
+				idx = (int)k;
+		it->in_lease = a->in_lease[d];
+		it->mean = a->held[d].mean;
+		it->upper = a->held[d].upper;
+		it->held = idx >= 0 && a->in_lease[d]
+				   ? admit_item_held(&m->ledger_pool.dims[idx], a->cls, &a->held[d])
+				   : 0;
+		it->enforced = a->enforced[d];
+		if (a->enforced_how[d])
+			util_strlcpy(it->how, a->enforced_how[d], sizeof(it->how));
+		it->last_error = a->enforce_error[d];
+	}
+	out->safety_raises = a->safety_raises;
+	out->safety_flags = a->safety_flags;
+	util_strlcpy(out->safety_reason, a->safety_reason, sizeof(out->safety_reason));
+}
+
 static int vm_fill(const struct manager *m, const struct manager_vm *v, struct state_vm *out)
 {
 	uint32_t first = (v->ring_head + STATE_SAMPLES_MAX - v->ring_n) % STATE_SAMPLES_MAX;
@@ -39,6 +84,7 @@ static int vm_fill(const struct manager *m, const struct manager_vm *v, struct s
 		out->samples[i] = v->ring[(first + i) % STATE_SAMPLES_MAX];
 	memcpy(out->forecast, v->forecast, sizeof(out->forecast));
 	out->cpu = v->cpu;
+	alloc_fill(m, v, &out->alloc);
 	out->model = config_vm_model(&m->cfg, v->id.name, v->id.uuid, &out->model_overridden);
 	if (v->n_metrics == 0)
 		return 0;
@@ -106,6 +152,19 @@ static void pool_fill(const struct manager *m, struct state_pool *sp)
 			cpu_reserved += v->cpu.cores;
 		if (vm_holds_memory(&v->id))
 			mem_reserved += (double)v->id.memory_kib * 1024;
+	}
+	if (m->ledger) {
+		struct ledger_usage u;
+
+		/* What the ledger holds: whole holds plus the burstable demand's mean. */
+		ledger_usage_get(m->ledger, &u);
+		cpu_reserved = mem_reserved = 0;
+		for (uint32_t d = 0; d < u.n_dims; d++) {
+			if (u.dims[d].kind == POOL_KIND_CPU)
+				cpu_reserved += u.dims[d].held + u.dims[d].burst_mean;
+			else if (u.dims[d].kind == POOL_KIND_MEM)
+				mem_reserved += u.dims[d].held + u.dims[d].burst_mean;
+		}
 	}
 	sp->cpu_reserved_cores = cpu_reserved;
 	sp->mem_reserved_bytes = mem_reserved;

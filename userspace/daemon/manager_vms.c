@@ -25,8 +25,7 @@
 /* Forecasters are checkpointed every this many forecast steps (an hour at 60 s). */
 #define CKPT_EVERY_STEPS 60
 /* CPU beyond the vCPUs that QEMU's own threads use (emulator, I/O). */
-#define CPU_EMULATOR_ALLOWANCE 0.25
-#define CKPT_MAX_SIZE	       (16u << 20)
+#define CKPT_MAX_SIZE (16u << 20)
 
 static void series_free(struct manager_series *s)
 {
@@ -206,6 +205,10 @@ static int vm_add(struct manager *m, const struct hv_vm *id)
 	v->listed = true;
 	/* Unknown until read back or planned: shown as "-", never as 0. */
 	v->cpu.cores = v->cpu.target_cores = v->cpu.demand_upper_cores = NAN;
+	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {
+		v->alloc.target[d] = v->alloc.pending_target[d] = NAN;
+		v->alloc.enforced[d] = NAN;
+	}
 	vm_restore(m, v);
 	m->vms[m->n_vms++] = v;
 	log_info("manager: watching VM %s (%s), pid %d, %u vCPUs", id->name, id->uuid,
@@ -218,6 +221,7 @@ static void vm_remove_at(struct manager *m, size_t i)
 	struct manager_vm *v = m->vms[i];
 
 	log_info("manager: VM %s (%s) is gone", v->id.name, v->id.uuid);
+	manager_alloc_vm_gone(m, v);
 	vm_checkpoint(m, v);
 	vm_free(v);
 	m->vms[i] = m->vms[--m->n_vms];
@@ -402,7 +406,7 @@ static void forecast_config_for(const struct manager *m, const struct manager_vm
 	forecast_config_base(m, v, ret);
 	ret->lower_bound = 0;
 	ret->upper_bound = res == STATE_RES_CPU && v->id.nr_vcpus
-				   ? (double)v->id.nr_vcpus + CPU_EMULATOR_ALLOWANCE
+				   ? (double)v->id.nr_vcpus + MANAGER_CPU_EMULATOR_ALLOWANCE
 				   : INFINITY;
 }
 
@@ -525,7 +529,12 @@ static void vm_cpu_release(struct manager *m, struct manager_vm *v)
 	util_strlcpy(v->cpu.reason, "not managed: cap removed", sizeof(v->cpu.reason));
 }
 
-static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_usec)
+/*
+ * Decides the VM's CPU allocation for this step. It is applied by
+ * manager_vm_cpu_apply() once the ledger granted the step's request (a
+ * raise the risk budget refuses is not applied).
+ */
+static void vm_cpu_decide(struct manager *m, struct manager_vm *v)
 {
 	struct plan_cpu_params p = m->cpu_params;
 	const struct collect_sample *last;
@@ -533,6 +542,7 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	struct plan_cpu_input in;
 	int r;
 
+	v->cpu_pending = false;
 	if (!config_vm_cpu_manage(&m->cfg, v->id.name, v->id.uuid)) {
 		vm_cpu_release(m, v);
 		return;
@@ -545,7 +555,7 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	if (v->id.nr_vcpus == 0)
 		return; /* no vCPU count: no ceiling to plan against */
 	if (m->cfg.cpu_max_cores <= 0)
-		p.max_cores = (double)v->id.nr_vcpus + CPU_EMULATOR_ALLOWANCE;
+		p.max_cores = (double)v->id.nr_vcpus + MANAGER_CPU_EMULATOR_ALLOWANCE;
 	if (p.min_cores > p.max_cores)
 		p.min_cores = p.max_cores;
 	last = &v->ring[(v->ring_head + STATE_SAMPLES_MAX - 1) % STATE_SAMPLES_MAX];
@@ -565,24 +575,42 @@ static void vm_cpu_plan(struct manager *m, struct manager_vm *v, uint64_t now_us
 	if (d.action != PLAN_LOWER)
 		v->cpu_low_streak = d.low_streak;
 	v->cpu.managed = true;
-	v->cpu.target_cores = d.target_cores;
-	v->cpu.demand_upper_cores = d.demand_upper_cores;
-	util_strlcpy(v->cpu.reason, d.reason, sizeof(v->cpu.reason));
-	if (d.action == PLAN_KEEP)
+	v->cpu_pending = true;
+	v->cpu_decision = d;
+}
+
+void manager_vm_cpu_apply(struct manager *m, struct manager_vm *v, uint64_t now_usec)
+{
+	const struct plan_cpu_decision *d = &v->cpu_decision;
+	int r;
+
+	if (!v->cpu_pending)
 		return;
+	v->cpu_pending = false;
+	v->cpu.target_cores = d->target_cores;
+	v->cpu.demand_upper_cores = d->demand_upper_cores;
+	util_strlcpy(v->cpu.reason, d->reason, sizeof(v->cpu.reason));
+	if (d->action == PLAN_KEEP)
+		return;
+	if (d->action != PLAN_LOWER && v->alloc.refused) {
+		snprintf(v->cpu.reason, sizeof(v->cpu.reason),
+			 "raise to %.2f cores refused by the pool's risk budget", d->target_cores);
+		v->cpu.target_cores = v->cpu.cores;
+		return;
+	}
 	log_info("plan: %s CPU %s %.2f -> %.2f cores: %s", v->id.name,
-		 plan_action_to_string(d.action), v->cpu.cores, d.target_cores, d.reason);
-	r = enforce_cpu_apply(m->hv_ops, m->hv, &v->id, d.target_cores, m->cfg.cpu_period_usec,
+		 plan_action_to_string(d->action), v->cpu.cores, d->target_cores, d->reason);
+	r = enforce_cpu_apply(m->hv_ops, m->hv, &v->id, d->target_cores, m->cfg.cpu_period_usec,
 			      m->cfg.dry_run);
 	v->cpu.last_error = r < 0 ? r : 0;
 	v->cpu.dry_run = m->cfg.dry_run;
 	if (r < 0)
 		return;
-	v->cpu_low_streak = d.low_streak;
+	v->cpu_low_streak = d->low_streak;
 	if (!m->cfg.dry_run)
-		v->cpu.cores = d.target_cores;
+		v->cpu.cores = d->target_cores;
 	v->cpu.changed_usec = now_usec;
-	if (d.action == PLAN_LOWER)
+	if (d->action == PLAN_LOWER)
 		v->cpu.n_lowers++;
 	else
 		v->cpu.n_raises++;
@@ -639,12 +667,14 @@ void manager_vms_step(struct manager *m, uint64_t now_usec)
 {
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct manager_vm *v = m->vms[i];
+		double values[STATE_NR_RESOURCES];
 
 		for (int res = 0; res < STATE_NR_RESOURCES; res++) {
 			double value = v->step_n[res] ? v->step_sum[res] / v->step_n[res] : NAN;
 			struct forecast_config fc;
 			int r;
 
+			values[res] = value;
 			v->step_sum[res] = 0;
 			v->step_n[res] = 0;
 			/* A gap before the first fit carries nothing worth keeping. */
@@ -657,9 +687,11 @@ void manager_vms_step(struct manager *m, uint64_t now_usec)
 						state_resource_to_string(res), v->id.name);
 			series_refresh(m, &v->series[res], &v->forecast[res], now_usec);
 		}
+		manager_alloc_history_push(v, values);
 		vm_metrics_step(m, v, now_usec);
-		vm_cpu_plan(m, v, now_usec);
+		vm_cpu_decide(m, v);
 	}
+	manager_alloc_step(m, now_usec);
 	/* Not only at a clean stop: a crash or a watchdog kill loses at most this. */
 	if (++m->steps % CKPT_EVERY_STEPS == 0)
 		manager_vms_checkpoint_all(m);

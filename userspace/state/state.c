@@ -27,8 +27,8 @@ static const char *const resource_names[STATE_NR_RESOURCES] = {
 
 /* The same order as enum host_pool_part (daemon/host_pool.h). */
 static const char *const pool_part_names[] = {
-	"online-cpus", "numa-nodes", "memory", "hugepages", "machine-slice-cpus", "uplink",
-	"disk-bandwidth",
+	"online-cpus",	      "numa-nodes", "memory",	      "hugepages",
+	"machine-slice-cpus", "uplink",	    "disk-bandwidth",
 };
 
 const char *state_pool_part_to_string(uint32_t part)

@@ -97,9 +97,9 @@ struct state_vm_alloc {
 	uint32_t lease_state;
 	uint32_t cls; /* enum pool_class */
 	char pinned[64];
-	bool refused;	      /* the last raise did not fit the pool's risk budget */
-	bool migrate;	      /* flagged for migration (refused, or starved with no room) */
-	char reason[160];     /* of the last refusal or flag */
+	bool refused;	       /* the last raise did not fit the pool's risk budget */
+	bool migrate;	       /* flagged for migration (refused, or starved with no room) */
+	char reason[160];      /* of the last refusal or flag */
 	uint64_t changed_usec; /* CLOCK_MONOTONIC of the last lease change */
 	struct state_alloc_item items[STATE_NR_ALLOC_DIMS];
 	/* The fast safety loop (PSI between plan ticks). */

@@ -4,7 +4,8 @@
  * tables (values, units, alignment), --json (the daemon's data object as is),
  * errors and exit codes (0 ok, 1 error, 2 usage), an absent daemon, a daemon
  * that never answers (--timeout), application metrics shown and pushed, the
- * host's resource pool.
+ * host's resource pool, the reservation ledger (tables, explanations, the
+ * lease protocol and its errors) against a real ledger.
  *
  * Usage: test-ctl PRESCIENTCTL          run the tests
  *        test-ctl --serve SOCKET        serve the fake snapshot until killed
@@ -45,7 +46,8 @@ static int on_metric(const struct api_metric_push *p, void *userdata)
 	return 0;
 }
 
-static const struct api_handlers handlers = { .metric = on_metric };
+static struct api_handlers handlers = { .metric = on_metric };
+static uint64_t ledger_generation_filled;
 
 static struct run_result run(const char *const *env, int n, ...)
 {
@@ -412,6 +414,308 @@ static void test_errors(void)
 	run_result_free(&r);
 }
 
+/* prescientctl with stdin text (for --request -). */
+static struct run_result run_stdin(const char *input, int n, ...)
+{
+	char *argv[16];
+	struct run_result r;
+	va_list ap;
+
+	argv[0] = (char *)ctl;
+	va_start(ap, n);
+	for (int i = 0; i < n && i < 14; i++)
+		argv[i + 1] = va_arg(ap, char *);
+	va_end(ap);
+	argv[n + 1] = NULL;
+	if (run_program(argv, NULL, input, strlen(input), 20, &r) < 0) {
+		fprintf(stderr, "cannot run %s\n", ctl);
+		exit(1);
+	}
+	return r;
+}
+
+/* The ledger filled by fake_ledger_fill(): web1's active lease 1, mig-7's confirmed lease 2. */
+static void test_reservations(void)
+{
+	struct run_result r = run(NULL, 3, "--socket", sock, "reservations");
+	char head[512], units[512], row[512], gen[64];
+	struct json_object *o, *v;
+
+	check_int_eq(r.status, 0);
+	check_int_eq(r.err_len, 0);
+	snprintf(gen, sizeof(gen), "Ledger generation %llu: 2 live lease(s), pinned cores 6-7",
+		 (unsigned long long)ledger_generation_filled);
+	check_has(r.out, gen);
+	/* usage per dimension, with units */
+	line_with(r.out, "CAPACITY", head, sizeof(head));
+	line_with(r.out, "  cpu ", row, sizeof(row));
+	check_has(row, "cores");
+	check_has(row, " 6.00 ");
+	check_has(row, " 2.00 "); /* mig-7's pinned cores, held whole */
+	check_has(row, " 1.50 "); /* web1's burstable mean */
+	check_has(row, " 0.30 ");
+	check_has(row, "5.00%");
+	check_int_eq(word_end(row, "6.00"), word_end(head, "CAPACITY"));
+	line_with(r.out, "  mem ", row, sizeof(row));
+	check_has(row, "MiB");
+	check_has(row, " 14336 ");
+	check_has(row, " 6144 ");
+	check_has(row, " 8192");
+	line_with(r.out, "hugepages-2048kB:node0", row, sizeof(row));
+	check_has(row, "pages");
+	check_has(row, " 512 ");
+	/* one row per lease: ID HOLDER KIND STATE CLASS, held per dimension, PINNED, UNTIL */
+	line_with(r.out, "  ID ", head, sizeof(head));
+	check_has(head, "HOLDER");
+	check_has(head, "STATE");
+	check_has(head, "CLASS");
+	check_has(head, "cpu");
+	check_has(head, "mem");
+	check_has(head, "UNTIL");
+	check(strstr(head, "net:eth0") == NULL); /* no lease holds it: no column */
+	line_with(r.out, "cores   MiB", units, sizeof(units));
+	check(units[0] != '\0');
+	line_with(r.out, " web1 ", row, sizeof(row));
+	check_has(row, " vm ");
+	check_has(row, " active ");
+	check_has(row, " burstable ");
+	check_has(row, " 0.00 "); /* burstable CPU is not held whole */
+	check_has(row, " 2048 ");
+	check_has(row, " open");
+	check_int_eq(word_end(row, "2048"), word_end(head, "mem"));
+	line_with(r.out, " mig-7 ", row, sizeof(row));
+	check_has(row, " migration ");
+	check_has(row, " confirmed ");
+	check_has(row, " guaranteed ");
+	check_has(row, " 4096 ");
+	check_has(row, " 6-7 ");
+	check_has(row, " in 1"); /* two hours from now, as 120 min or 1h 59min */
+	run_result_free(&r);
+
+	/* --json passes the daemon's data through */
+	r = run(NULL, 4, "--socket", sock, "--json", "reservations");
+	check_int_eq(r.status, 0);
+	o = json_tokener_parse(r.out);
+	check(o && json_object_object_get_ex(o, "generation", &v));
+	check_int_eq(v ? json_object_get_int64(v) : 0, (long long)ledger_generation_filled);
+	check(o && json_object_object_get_ex(o, "leases", &v) && json_object_array_length(v) == 2);
+	check(o && !json_object_object_get_ex(o, "ok", NULL));
+	json_object_put(o);
+	run_result_free(&r);
+
+	/* the pool shows the ledger too */
+	r = run(NULL, 3, "--socket", sock, "pool");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Reservation ledger (generation");
+	line_with(r.out, "  mem      2  mig-7", row, sizeof(row));
+	check_has(row, "4096");
+	check_has(row, "confirmed");
+	run_result_free(&r);
+}
+
+static void test_explain(void)
+{
+	struct run_result r = run(NULL, 5, "--socket", sock, "reservations", "explain", "web1");
+	char row[512];
+
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Lease 1 of web1 (" FAKE_UUID_WEB1 "): vm, burstable, active, open");
+	check_has(r.out, "As granted: admit (burstable");
+	check_has(r.out, "Decided again now, against every other lease: admit");
+	check_has(r.out, "REQUEST  CAPACITY  HELD  BURST-MEAN  BURST-SD  P(EXCEED)  BOUND");
+	line_with(r.out, "  cpu ", row, sizeof(row));
+	check_has(row, " 6.00 ");
+	check_has(row, " 1.50 ");
+	check_has(row, " 0.30 ");
+	check_has(row, "5.00%");
+	check_has(row, "admit");
+	check_has(row, "within bound 0.05");
+	run_result_free(&r);
+
+	r = run(NULL, 6, "--socket", sock, "reservations", "explain", "--id", "2");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Lease 2 of mig-7: migration, guaranteed, confirmed, in 1");
+	check_has(r.out, "2 pinned core(s)");
+	run_result_free(&r);
+
+	/* a hypothetical request from stdin (a saved reserve request works as is) */
+	r = run_stdin("{\"cmd\":\"reserve\",\"class\":\"burstable\",\"items\":[{\"dim\":\"cpu\","
+		      "\"mean\":4,\"sd\":0.5}]}",
+		      6, "--socket", sock, "reservations", "explain", "--request", "-");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Decided now (nothing was reserved): refuse (burstable");
+	check_has(r.out, "exceed capacity 6");
+	run_result_free(&r);
+	r = run_stdin("not json", 6, "--socket", sock, "reservations", "explain", "--request", "-");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "not a JSON object");
+	run_result_free(&r);
+
+	r = run(NULL, 5, "--socket", sock, "reservations", "explain", "db-2");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "holds no live lease");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "reservations", "explain");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "takes one of");
+	run_result_free(&r);
+}
+
+static void test_reserve(void)
+{
+	struct run_result r;
+	char want[128];
+	struct json_object *o, *v;
+	uint64_t gen = ledger_generation(handlers.ledger);
+
+	/* the generation is read first and said; --net finds the one uplink */
+	r = run(NULL, 14, "--socket", sock, "reserve", "--holder", "mig-9", "--migration", "--cpu",
+		"1:1.5", "--memory", "1G", "--net", "500M", "--for", "10m");
+	check_int_eq(r.status, 0);
+	snprintf(want, sizeof(want), "Using the ledger's generation %llu (read just now).",
+		 (unsigned long long)gen);
+	check_has(r.out, want);
+	check_has(r.out, "Offered lease 3 to mig-9");
+	check_has(r.out, "prescientctl confirm 3");
+	check_has(r.out, "Decision: admit (guaranteed");
+	check_has(r.out, "net:eth0");
+	check_has(r.out, "500000");
+	run_result_free(&r);
+	{
+		struct lease ls;
+
+		check_int_eq(ledger_lease_get(handlers.ledger, 3, &ls), 0);
+		check_str_eq(ls.holder, "mig-9");
+		check_int_eq(ls.holder_kind, LEASE_HOLDER_MIGRATION);
+		check_int_eq(ls.admit.n_items, 3);
+		check_double_near(ls.admit.items[0].demand.upper, 1.5, 1e-9);
+		check_double_near(ls.admit.items[0].demand.sd, 0.5 / 1.6448536269514722, 1e-6);
+		check_double_near(ls.admit.items[1].demand.mean, 1024.0 * 1024 * 1024, 0);
+		check_double_near(ls.admit.items[2].demand.mean, 500000, 0);
+		check(ls.end_usec > ls.start_usec + 599 * USEC_PER_SEC &&
+		      ls.end_usec < ls.start_usec + 601 * USEC_PER_SEC);
+	}
+
+	/* a VM by name: held by its UUID */
+	r = run(NULL, 9, "--socket", sock, "reserve", "--holder", "db-2", "--class", "burstable",
+		"--cpu", "0.5");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Offered lease 4 to db-2 (" FAKE_UUID_DB2 ")");
+	run_result_free(&r);
+	r = run(NULL, 7, "--socket", sock, "reserve", "--holder", "nosuchvm", "--cpu", "1");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "add --migration");
+	run_result_free(&r);
+
+	/* too much: refused with the numbers on stderr, exit 1 */
+	gen = ledger_generation(handlers.ledger);
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "big", "--migration", "--cpu",
+		"5");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "refused: cpu:");
+	check_has(r.err, "Decision: refuse");
+	check_has(r.err, "VERDICT");
+	run_result_free(&r);
+	check_int_eq(ledger_generation(handlers.ledger), gen);
+
+	/* a stale --generation is not retried; --json gives the reply with its code */
+	r = run(NULL, 11, "--socket", sock, "--json", "reserve", "--holder", "m", "--migration",
+		"--cpu", "1", "--generation", "1");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "stale generation 1: the ledger is at");
+	o = json_tokener_parse(r.out);
+	check(o && json_object_object_get_ex(o, "code", &v) &&
+	      !strcmp(json_object_get_string(v), "stale"));
+	json_object_put(o);
+	run_result_free(&r);
+	check_int_eq(ledger_generation(handlers.ledger), gen);
+
+	/* confirm, activate, release twice */
+	r = run(NULL, 4, "--socket", sock, "confirm", "3");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Lease 3 is confirmed (ledger generation");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "activate", "3");
+	check_has(r.out, "Lease 3 is active");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "release", "3");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "Lease 3 is released");
+	run_result_free(&r);
+	r = run(NULL, 5, "--socket", sock, "--json", "release", "3");
+	check_int_eq(r.status, 0);
+	check_has(r.out, "\"state\":\"released\"");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "activate", "4");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "confirm it first");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "release", "99");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "no lease 99");
+	run_result_free(&r);
+
+	/* usage errors: exit 2, before asking the daemon anything */
+	gen = ledger_generation(handlers.ledger);
+	r = run(NULL, 5, "--socket", sock, "reserve", "--cpu", "1");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "needs --holder");
+	run_result_free(&r);
+	r = run(NULL, 6, "--socket", sock, "reserve", "--holder", "m", "--migration");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "reserves nothing");
+	run_result_free(&r);
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "m", "--migration", "--cpu",
+		"2:1");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid --cpu '2:1'");
+	run_result_free(&r);
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "m", "--migration", "--memory",
+		"lots");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid --memory 'lots'");
+	run_result_free(&r);
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "m", "--migration", "--class",
+		"gold");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid --class 'gold'");
+	run_result_free(&r);
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "m", "--migration", "--dim", "x");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "NAME=MEAN[:UPPER]");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "confirm", "x");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "invalid lease id 'x'");
+	run_result_free(&r);
+	r = run(NULL, 3, "--socket", sock, "release");
+	check_int_eq(r.status, 2);
+	check_has(r.err, "takes one lease id");
+	run_result_free(&r);
+	r = run(NULL, 4, "--socket", sock, "reservations", "all");
+	check_int_eq(r.status, 2);
+	run_result_free(&r);
+	/* the daemon's own checks: an unknown dimension, a bad holder */
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "m", "--migration", "--dim",
+		"gpu=1");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "unknown dimension \"gpu\": this host's pool has \"cpu\"");
+	run_result_free(&r);
+	r = run(NULL, 8, "--socket", sock, "reserve", "--holder", "a b", "--migration", "--cpu",
+		"1");
+	check_int_eq(r.status, 1);
+	check_has(r.err, "\"holder\" must be 1 to 63 characters");
+	run_result_free(&r);
+	check_int_eq(ledger_generation(handlers.ledger), gen);
+
+	r = run(NULL, 1, "--help");
+	check_has(r.out, "reservations explain VM|--id ID");
+	check_has(r.out, "reserve --holder ID [--migration]");
+	check_has(r.out, "reserve --holder mig-42 --migration --cpu 2:3 --memory 4G --for 30m");
+	check_has(r.out, "release ID");
+	run_result_free(&r);
+}
+
 /* A socket that accepts connections (backlog) but never answers. */
 static void test_timeout(const char *dir)
 {
@@ -474,7 +778,10 @@ static int serve(const char *path)
 	struct state *st;
 
 	state_thread_register();
-	if (fake_state_new(&st) < 0 || api_server_start(&cfg, st, NULL, &srv) < 0)
+	if (fake_state_new(&st) < 0 || fake_ledger_new(&handlers.ledger) < 0 ||
+	    fake_ledger_fill(handlers.ledger, util_realtime_usec(), &ledger_generation_filled) <
+		    0 ||
+	    api_server_start(&cfg, st, &handlers, &srv) < 0)
 		return 1;
 	printf("serving the fake snapshot on %s\n", path);
 	fflush(stdout);
@@ -505,6 +812,10 @@ int main(int argc, char **argv)
 
 	state_thread_register();
 	check_int_eq(fake_state_new(&st), 0);
+	check_int_eq(fake_ledger_new(&handlers.ledger), 0);
+	check_int_eq(
+		fake_ledger_fill(handlers.ledger, util_realtime_usec(), &ledger_generation_filled),
+		0);
 	check_int_eq(api_server_start(&cfg, st, &handlers, &srv), 0);
 
 	test_status();
@@ -513,11 +824,15 @@ int main(int argc, char **argv)
 	test_json();
 	test_pool();
 	test_push();
+	test_reservations();
+	test_explain();
+	test_reserve();
 	test_errors();
 	test_timeout(dir);
 	test_config_socket(dir);
 
 	api_server_stop(srv);
+	ledger_free(handlers.ledger);
 	state_free(st);
 	state_thread_unregister();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

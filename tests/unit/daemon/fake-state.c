@@ -239,3 +239,97 @@ int fake_state_new(struct state **ret)
 	*ret = st;
 	return 0;
 }
+
+int fake_ledger_new(struct ledger **ret)
+{
+	static const struct pool_dim dims[] = {
+		{ .kind = POOL_KIND_MEM,
+		  .name = "mem",
+		  .node = POOL_NODE_ANY,
+		  .total = 16.0 * 1024 * 1024 * 1024,
+		  .host_reserved = 2.0 * 1024 * 1024 * 1024,
+		  .observed_free = NAN },
+		{ .kind = POOL_KIND_NET,
+		  .name = "net:eth0",
+		  .node = POOL_NODE_ANY,
+		  .total = 1000000,
+		  .risk_bound = 0.01,
+		  .observed_free = NAN },
+		{ .kind = POOL_KIND_HUGEPAGES,
+		  .name = "hugepages-2048kB:node0",
+		  .node = 0,
+		  .page_kb = 2048,
+		  .total = 512,
+		  .observed_free = 500 },
+	};
+	struct ledger_params params;
+	struct pool pool;
+	int r;
+
+	pool_init(&pool);
+	pool.n_cpus = 8;
+	pool.n_nodes = 2;
+	cpus_set(&pool.machine_cpus, 2, 7);
+	cpus_set(&pool.node_cpus[0], 0, 3);
+	cpus_set(&pool.node_cpus[1], 4, 7);
+	r = pool_cpu_dim_sync(&pool, 0, 0.05);
+	for (size_t i = 0; r >= 0 && i < sizeof(dims) / sizeof(dims[0]); i++)
+		r = pool_dim_add(&pool, &dims[i], NULL);
+	if (r < 0)
+		return r;
+	ledger_params_default(&params);
+	return ledger_new(&pool, &params, ret);
+}
+
+int fake_ledger_fill(struct ledger *l, uint64_t now_usec, uint64_t *ret_generation)
+{
+	const double gib = 1024.0 * 1024 * 1024;
+	struct lease_request web1 = {
+		.holder = FAKE_UUID_WEB1,
+		.holder_kind = LEASE_HOLDER_VM,
+		.start_usec = now_usec,
+		.admit = {
+			.cls = POOL_CLASS_BURSTABLE,
+			.n_items = 2,
+			.items = {
+				{ .dim = 0, .demand = { .mean = 1.5, .sd = 0.3, .upper = 2.1 } },
+				{ .dim = 1, .demand = { .mean = 2 * gib, .upper = 2 * gib } },
+			},
+		},
+	};
+	struct lease_request mig = {
+		.holder = "mig-7",
+		.holder_kind = LEASE_HOLDER_MIGRATION,
+		.start_usec = now_usec,
+		.end_usec = now_usec + 2 * 3600 * USEC_PER_SEC,
+		.admit = {
+			.cls = POOL_CLASS_GUARANTEED,
+			.n_items = 2,
+			.items = {
+				{ .dim = 0, .demand = { .mean = 2, .upper = 2 } },
+				{ .dim = 1, .demand = { .mean = 4 * gib, .upper = 4 * gib } },
+			},
+		},
+	};
+	uint64_t id;
+	int r;
+
+	cpus_set(&mig.admit.pinned, 6, 7);
+	web1.generation = ledger_generation(l);
+	r = ledger_offer(l, &web1, now_usec, NULL, &id);
+	if (r < 0)
+		return r;
+	r = ledger_confirm(l, id, now_usec);
+	if (r >= 0)
+		r = ledger_activate(l, id, now_usec);
+	if (r < 0)
+		return r;
+	mig.generation = ledger_generation(l);
+	r = ledger_offer(l, &mig, now_usec, NULL, &id);
+	if (r >= 0)
+		r = ledger_confirm(l, id, now_usec);
+	if (r < 0)
+		return r;
+	*ret_generation = ledger_generation(l);
+	return 0;
+}

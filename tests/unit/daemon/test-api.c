@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -989,6 +990,680 @@ static void test_server_hostile(struct state *st)
 	check_int_eq(system(fx.path), 0);
 }
 
+/* ---- the reservation ledger ------------------------------------------------ */
+
+#define T0_USEC 1800000000000000ULL /* a realtime clock the tests move by hand */
+
+static uint64_t fake_clock_usec = T0_USEC;
+static int n_ledger_changed;
+
+static uint64_t fake_realtime(void *userdata)
+{
+	(void)userdata;
+	return __atomic_load_n(&fake_clock_usec, __ATOMIC_SEQ_CST);
+}
+
+static void on_ledger_changed(void *userdata)
+{
+	(void)userdata;
+	__atomic_add_fetch(&n_ledger_changed, 1, __ATOMIC_SEQ_CST);
+}
+
+static struct json_object *handlef(struct state *st, const struct api_handlers *h, const char *fmt,
+				   ...) __attribute__((format(printf, 3, 4)));
+
+static struct json_object *handlef(struct state *st, const struct api_handlers *h, const char *fmt,
+				   ...)
+{
+	char line[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	return handle(st, h, line);
+}
+
+static bool has_text(struct json_object *o, const char *path, const char *needle)
+{
+	const char *s = jstr(o, path);
+
+	if (s && strstr(s, needle))
+		return true;
+	fprintf(stderr, "%s is \"%s\", expected to contain \"%s\"\n", path, s ?: "(null)", needle);
+	return false;
+}
+
+static size_t n_leases(struct ledger *l)
+{
+	_cleanup_free_ struct lease *leases = NULL;
+	size_t n = 0;
+
+	check_int_eq(ledger_leases_get(l, &leases, &n, NULL), 0);
+	return n;
+}
+
+/* The request parser for the ledger's commands: good lines and the errors of bad ones. */
+static const struct parse_case ledger_parse_cases[] = {
+	{ "{\"cmd\":\"reservations\"}", true, NULL },
+	{ "{\"cmd\":\"reservations\",\"all\":true}", false, "unknown key \"all\"" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"mig-1\",\"kind\":\"migration\",\"class\":"
+	  "\"guaranteed\",\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  true, NULL },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"" FAKE_UUID_WEB1 "\",\"class\":\"burstable\","
+	  "\"generation\":3,\"start_usec\":1800000000000000,\"end_usec\":1800000100000000,"
+	  "\"pinned\":\"2-3\",\"items\":[{\"dim\":\"cpu\",\"mean\":1.5,\"sd\":0.2,\"upper\":2,"
+	  "\"loading\":0.3},{\"dim\":\"mem\",\"mean\":1e9}]}",
+	  true, NULL },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"best-effort\","
+	  "\"generation\":1,\"pinned\":\"4\"}",
+	  true, NULL },
+	{ "{\"cmd\":\"reserve\",\"kind\":\"migration\",\"class\":\"guaranteed\",\"generation\":1,"
+	  "\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "needs \"holder\"" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"mig 1\",\"kind\":\"migration\",\"class\":"
+	  "\"guaranteed\",\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "1 to 63 characters" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"../../etc\",\"kind\":\"migration\",\"class\":"
+	  "\"guaranteed\",\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "1 to 63 characters" },
+	{ "{\"cmd\":\"reserve\",\"holder\":"
+	  "\"a234567890123456789012345678901234567890123456789012345678901234\","
+	  "\"kind\":\"migration\",\"class\":\"guaranteed\",\"generation\":1,\"items\":[{\"dim\":"
+	  "\"cpu\",\"mean\":2}]}",
+	  false, "1 to 63 characters" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"mig-1\",\"class\":\"guaranteed\",\"generation\":1,"
+	  "\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "is not a UUID" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"vmm\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "\"kind\" must be" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"generation\":1,"
+	  "\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "needs \"class\"" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"gold\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "\"class\" must be" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "needs \"generation\"" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":\"1\",\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "\"generation\" must be an integer" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":-1,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "non-negative integer" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":18446744073709551615,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "non-negative integer" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1e3,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "must be an integer" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":NaN}]}",
+	  false, "\"mean\" must be a finite number" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":\"NaN\"}]}",
+	  false, "\"mean\" must be a number" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":1e300}]}",
+	  false, "\"mean\" must be a finite number from 0" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":-1}]}",
+	  false, "\"mean\" must be a finite number from 0" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2,\"upper\":1}]}",
+	  false, "must not be below \"mean\"" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2,\"loading\":2}]}",
+	  false, "\"loading\" must be a finite number from -1 to 1" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2,\"cores\":2}]}",
+	  false, "unknown key \"cores\" in items[0]" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"dim\":\"cpu\",\"mean\":2},{\"dim\":\"cpu\",\"mean\":1}]}",
+	  false, "names \"cpu\" twice" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":{\"dim\":\"cpu\",\"mean\":2}}",
+	  false, "\"items\" must be an array" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[2]}",
+	  false, "items[0] must be an object" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[{\"mean\":2}]}",
+	  false, "needs \"dim\"" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"items\":[]}",
+	  false, "reserves nothing" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"pinned\":\"3-1\",\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "\"pinned\" must be a CPU list" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"pinned\":\"5000\",\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "\"pinned\" must be a CPU list" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"start_usec\":5,\"end_usec\":5,\"items\":[{\"dim\":\"cpu\","
+	  "\"mean\":2}]}",
+	  false, "\"end_usec\" must be after" },
+	{ "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":\"guaranteed\","
+	  "\"generation\":1,\"ttl\":5,\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}",
+	  false, "unknown key \"ttl\" for \"reserve\"" },
+	{ "{\"cmd\":\"confirm\",\"id\":3}", true, NULL },
+	{ "{\"cmd\":\"activate\",\"id\":3}", true, NULL },
+	{ "{\"cmd\":\"release\",\"id\":3}", true, NULL },
+	{ "{\"cmd\":\"confirm\"}", false, "needs \"id\"" },
+	{ "{\"cmd\":\"confirm\",\"id\":0}", false, "\"id\" must be a lease id" },
+	{ "{\"cmd\":\"release\",\"id\":\"3\"}", false, "\"id\" must be an integer" },
+	{ "{\"cmd\":\"release\",\"id\":3.5}", false, "\"id\" must be an integer" },
+	{ "{\"cmd\":\"release\",\"id\":3,\"holder\":\"x\"}", false, "unknown key \"holder\"" },
+	{ "{\"cmd\":\"explain\",\"vm\":\"web1\"}", true, NULL },
+	{ "{\"cmd\":\"explain\",\"id\":2}", true, NULL },
+	{ "{\"cmd\":\"explain\",\"request\":{\"class\":\"burstable\",\"items\":[{\"dim\":\"cpu\","
+	  "\"mean\":2}]}}",
+	  true, NULL },
+	{ "{\"cmd\":\"explain\"}", false, "takes one of \"vm\"" },
+	{ "{\"cmd\":\"explain\",\"vm\":\"web1\",\"id\":2}", false, "takes one of" },
+	{ "{\"cmd\":\"explain\",\"request\":[1]}", false, "\"request\" must be an object" },
+	{ "{\"cmd\":\"explain\",\"request\":{\"class\":\"burstable\",\"cmd\":\"reserve\","
+	  "\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}}",
+	  false, "unknown key \"cmd\" in \"request\"" },
+};
+
+static void test_ledger_parse(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ledger_parse_cases); i++) {
+		const struct parse_case *c = &ledger_parse_cases[i];
+		struct api_request req;
+		char err[API_ERROR_MAX] = "";
+		int r = api_request_parse(c->line, strlen(c->line), &req, err, sizeof(err));
+
+		if (c->ok != (r == 0) || (!c->ok && c->err_has && !strstr(err, c->err_has))) {
+			fprintf(stderr, "ledger parse case %zu: %s\n  -> %d \"%s\"\n", i, c->line,
+				r, err);
+			test_failures++;
+		}
+	}
+	/* a VM's UUID is matched in lower case, as libvirt and the snapshot write it */
+	{
+		const char *line = "{\"cmd\":\"reserve\",\"holder\":\"AAAAAAAA-BBBB-CCCC-DDDD-"
+				   "EEEEEEEEEEEE\",\"class\":\"guaranteed\",\"generation\":1,"
+				   "\"items\":[{\"dim\":\"cpu\",\"mean\":2}]}";
+		struct api_request req;
+		char err[API_ERROR_MAX];
+
+		check_int_eq(api_request_parse(line, strlen(line), &req, err, sizeof(err)), 0);
+		check_str_eq(req.lease.holder, FAKE_UUID_DB2);
+		check_int_eq(req.lease.kind, LEASE_HOLDER_VM);
+		check_double_near(req.lease.items[0].demand.upper, 2, 0); /* defaults to mean */
+		check_double_near(req.lease.items[0].demand.sd, 0, 0);
+	}
+}
+
+#define RESERVE_CPU(holder, cls, gen, cores)                                                       \
+	"{\"cmd\":\"reserve\",\"holder\":\"" holder "\",\"kind\":\"migration\",\"class\":\"" cls   \
+	"\",\"generation\":" gen ",\"items\":[{\"dim\":\"cpu\",\"mean\":" cores "}]}"
+
+static void test_ledger_requests(struct state *st)
+{
+	struct ledger *l = NULL;
+	struct api_handlers h = {
+		.realtime_usec = fake_realtime,
+		.ledger_changed = on_ledger_changed,
+	};
+	struct json_object *o;
+	uint64_t gen;
+	char line[1024];
+
+	/* without a ledger: a clear answer, code "unavailable" */
+	o = handle(st, &h, "{\"cmd\":\"reservations\"}");
+	check(!jbool(o, "ok"));
+	check_str_eq(jstr(o, "code"), "unavailable");
+	json_object_put(o);
+
+	check_int_eq(fake_ledger_new(&l), 0);
+	if (!l)
+		return;
+	h.ledger = l;
+	fake_clock_usec = T0_USEC;
+	n_ledger_changed = 0;
+
+	o = handle(st, &h, "{\"cmd\":\"reservations\"}");
+	check(jbool(o, "ok"));
+	check_int_eq((int)jnum(o, "data.generation"), 1);
+	check_int_eq(json_object_array_length(jget(o, "data.leases")), 0);
+	check_double_near(jnum(o, "data.usage.cpu.capacity"), 6, 0);
+	check_str_eq(jstr(o, "data.usage.cpu.unit"), "cores");
+	check_double_near(jnum(o, "data.usage.mem.capacity"), 14.0 * 1024 * 1024 * 1024, 0);
+	check_double_near(jnum(o, "data.usage.net:eth0.bound"), 0.01, 0);
+	check_str_eq(jstr(o, "data.pinned"), "");
+	json_object_put(o);
+
+	/* an offer at the current generation is granted, with the numbers */
+	o = handle(st, &h,
+		   "{\"cmd\":\"reserve\",\"holder\":\"mig-1\",\"kind\":\"migration\",\"class\":"
+		   "\"guaranteed\",\"generation\":1,\"end_usec\":1800003600000000,\"items\":[{"
+		   "\"dim\":\"cpu\",\"mean\":2,\"upper\":2.5},{\"dim\":\"mem\",\"mean\":4294967296}"
+		   "]}");
+	check(jbool(o, "ok"));
+	check_int_eq((int)jnum(o, "data.id"), 1);
+	check_int_eq((int)jnum(o, "data.generation"), 2);
+	check_str_eq(jstr(o, "data.state"), "offered");
+	check_str_eq(jstr(o, "data.explanation.verdict"), "admit");
+	check_str_eq(jstr(o, "data.explanation.dims.0.dim"), "cpu");
+	check_double_near(jnum(o, "data.explanation.dims.0.request"), 2.5, 1e-9);
+	check_double_near(jnum(o, "data.explanation.dims.0.capacity"), 6, 1e-9);
+	json_object_put(o);
+	check_int_eq(ledger_generation(l), 2);
+	check_int_eq(n_ledger_changed, 1);
+
+	o = handle(st, &h, "{\"cmd\":\"reservations\"}");
+	check_int_eq((int)jnum(o, "data.generation"), 2);
+	check_int_eq((int)jnum(o, "data.live"), 1);
+	check_int_eq((int)jnum(o, "data.leases.0.id"), 1);
+	check_str_eq(jstr(o, "data.leases.0.holder"), "mig-1");
+	check(jhas(o, "data.leases.0.holder_name") && !jget(o, "data.leases.0.holder_name"));
+	check_str_eq(jstr(o, "data.leases.0.kind"), "migration");
+	check_str_eq(jstr(o, "data.leases.0.state"), "offered");
+	check_str_eq(jstr(o, "data.leases.0.class"), "guaranteed");
+	check_int_eq((long long)jnum(o, "data.leases.0.start_usec"), (long long)T0_USEC);
+	check_int_eq((long long)jnum(o, "data.leases.0.end_usec"), 1800003600000000LL);
+	check_int_eq((long long)jnum(o, "data.leases.0.offered_usec"), (long long)T0_USEC);
+	check_str_eq(jstr(o, "data.leases.0.items.0.dim"), "cpu");
+	check_double_near(jnum(o, "data.leases.0.items.0.held"), 2.5, 1e-9);
+	check_double_near(jnum(o, "data.leases.0.items.0.mean"), 2, 1e-9);
+	check_double_near(jnum(o, "data.leases.0.items.1.held"), 4294967296.0, 0);
+	check_double_near(jnum(o, "data.usage.cpu.held"), 2.5, 1e-9);
+	check_double_near(jnum(o, "data.usage.cpu.free"), 3.5, 1e-9);
+	json_object_put(o);
+
+	/* a stale generation is refused with code "stale" and the current one */
+	o = handle(st, &h, RESERVE_CPU("mig-2", "guaranteed", "1", "1"));
+	check(!jbool(o, "ok"));
+	check_str_eq(jstr(o, "code"), "stale");
+	check(has_text(o, "error",
+		       "stale generation 1: the ledger is at 2; re-read with "
+		       "{\"cmd\":\"reservations\"} and retry"));
+	check_int_eq((int)jnum(o, "generation"), 2);
+	json_object_put(o);
+	check_int_eq(ledger_generation(l), 2);
+	check_int_eq(n_leases(l), 1);
+
+	/* more than is free: refused with the explanation, nothing booked */
+	o = handle(st, &h, RESERVE_CPU("mig-2", "guaranteed", "2", "4"));
+	check(!jbool(o, "ok"));
+	check_str_eq(jstr(o, "code"), "refused");
+	check(has_text(o, "error", "refused: "));
+	check_str_eq(jstr(o, "explanation.verdict"), "refuse");
+	check_str_eq(jstr(o, "explanation.dims.0.verdict"), "refuse");
+	check_double_near(jnum(o, "explanation.dims.0.request"), 4, 1e-9);
+	json_object_put(o);
+	check_int_eq(ledger_generation(l), 2);
+	check_int_eq(n_leases(l), 1);
+
+	/* an unknown dimension names the ones there are */
+	o = handle(st, &h,
+		   "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":"
+		   "\"guaranteed\",\"generation\":2,\"items\":[{\"dim\":\"gpu\",\"mean\":1}]}");
+	check_str_eq(jstr(o, "code"), "invalid");
+	check(has_text(o, "error",
+		       "unknown dimension \"gpu\": this host's pool has \"cpu\", "
+		       "\"mem\", \"net:eth0\""));
+	json_object_put(o);
+	/* times beyond a year ahead */
+	o = handle(st, &h,
+		   "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":"
+		   "\"guaranteed\",\"generation\":2,\"start_usec\":9000000000000000,\"items\":[{"
+		   "\"dim\":\"cpu\",\"mean\":1}]}");
+	check_str_eq(jstr(o, "code"), "invalid");
+	check(has_text(o, "error", "within 366 days"));
+	json_object_put(o);
+	/* an end before the (default: now) start */
+	o = handle(st, &h,
+		   "{\"cmd\":\"reserve\",\"holder\":\"m\",\"kind\":\"migration\",\"class\":"
+		   "\"guaranteed\",\"generation\":2,\"end_usec\":1700000000000000,\"items\":[{"
+		   "\"dim\":\"cpu\",\"mean\":1}]}");
+	check_str_eq(jstr(o, "code"), "invalid");
+	check(has_text(o, "error", "after the start"));
+	json_object_put(o);
+	check_int_eq(ledger_generation(l), 2);
+
+	/* web1's lease (kind vm): explain VM shows the grant and the decision now */
+	o = handle(
+		st, &h,
+		"{\"cmd\":\"reserve\",\"holder\":\"" FAKE_UUID_WEB1 "\",\"class\":\"burstable\","
+		"\"generation\":2,\"items\":[{\"dim\":\"cpu\",\"mean\":1,\"sd\":0.2,\"upper\":1.4},"
+		"{\"dim\":\"net:eth0\",\"mean\":1000,\"sd\":100}]}");
+	check(jbool(o, "ok"));
+	check_int_eq((int)jnum(o, "data.id"), 2);
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"explain\",\"vm\":\"web1\"}");
+	check(jbool(o, "ok"));
+	check_int_eq((int)jnum(o, "data.lease.id"), 2);
+	check_str_eq(jstr(o, "data.lease.holder"), FAKE_UUID_WEB1);
+	check_str_eq(jstr(o, "data.lease.holder_name"), "web1");
+	check_str_eq(jstr(o, "data.lease.kind"), "vm");
+	check_str_eq(jstr(o, "data.granted.verdict"), "admit");
+	check_str_eq(jstr(o, "data.granted.class"), "burstable");
+	check_str_eq(jstr(o, "data.granted.dims.0.dim"), "cpu");
+	check_double_near(jnum(o, "data.granted.dims.0.capacity"), 6, 1e-9);
+	check_double_near(jnum(o, "data.granted.dims.0.held"), 2.5, 1e-9); /* mig-1's */
+	check_double_near(jnum(o, "data.granted.dims.0.demand_mean"), 1, 1e-9);
+	check_double_near(jnum(o, "data.granted.dims.0.demand_sd"), 0.2, 1e-9);
+	check_double_near(jnum(o, "data.granted.dims.0.bound"), 0.05, 1e-9);
+	check(jnum(o, "data.granted.dims.0.probability") >= 0 &&
+	      jnum(o, "data.granted.dims.0.probability") <= 0.05);
+	check_str_eq(jstr(o, "data.now.verdict"), "admit");
+	/* decided again against the others: web1's own demand is not counted twice */
+	check_double_near(jnum(o, "data.now.dims.0.demand_mean"), 1, 1e-9);
+	check_double_near(jnum(o, "data.now.dims.0.held"), 2.5, 1e-9);
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"explain\",\"vm\":\"" FAKE_UUID_WEB1 "\"}");
+	check_int_eq((int)jnum(o, "data.lease.id"), 2);
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"explain\",\"id\":1}");
+	check_str_eq(jstr(o, "data.lease.holder"), "mig-1");
+	check_str_eq(jstr(o, "data.granted.verdict"), "admit");
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"explain\",\"vm\":\"db-2\"}");
+	check_str_eq(jstr(o, "code"), "not_found");
+	check(has_text(o, "error", "holds no live lease"));
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"explain\",\"vm\":\"nope\"}");
+	check_str_eq(jstr(o, "code"), "not_found");
+	check(has_text(o, "error", "no VM named or with UUID \"nope\""));
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"explain\",\"id\":99}");
+	check_str_eq(jstr(o, "code"), "not_found");
+	json_object_put(o);
+
+	/* a hypothetical request: decided now, nothing changes */
+	gen = ledger_generation(l);
+	o = handle(st, &h,
+		   "{\"cmd\":\"explain\",\"request\":{\"class\":\"guaranteed\",\"items\":[{\"dim\":"
+		   "\"cpu\",\"mean\":2}]}}");
+	check(jbool(o, "ok"));
+	check_int_eq((long long)jnum(o, "data.generation"), (long long)gen);
+	check_str_eq(jstr(o, "data.explanation.verdict"), "admit");
+	check_double_near(jnum(o, "data.explanation.dims.0.request"), 2, 1e-9);
+	json_object_put(o);
+	o = handle(st, &h,
+		   "{\"cmd\":\"explain\",\"request\":{\"class\":\"guaranteed\",\"items\":[{\"dim\":"
+		   "\"cpu\",\"mean\":30}]}}");
+	check(jbool(o, "ok"));
+	check_str_eq(jstr(o, "data.explanation.verdict"), "refuse");
+	check(has_text(o, "data.explanation.dims.0.reason", ""));
+	json_object_put(o);
+	check_int_eq(ledger_generation(l), gen);
+	check_int_eq(n_leases(l), 2);
+
+	/* the pool shows the ledger: generation, per dimension who holds what until when */
+	o = handle(st, &h, "{\"cmd\":\"pool\"}");
+	check(jbool(o, "ok"));
+	check_double_near(jnum(o, "data.cpu.capacity_cores"), 6, 0); /* the snapshot's part */
+	check_int_eq((long long)jnum(o, "data.ledger.generation"), (long long)gen);
+	check_str_eq(jstr(o, "data.ledger.dims.0.dim"), "cpu");
+	check_double_near(jnum(o, "data.ledger.dims.0.held"), 2.5, 1e-9);
+	check_double_near(jnum(o, "data.ledger.dims.0.burst_mean"), 1, 1e-9);
+	check_int_eq(json_object_array_length(jget(o, "data.ledger.dims.0.leases")), 2);
+	check_str_eq(jstr(o, "data.ledger.dims.0.leases.0.holder"), "mig-1");
+	check_int_eq((long long)jnum(o, "data.ledger.dims.0.leases.0.end_usec"),
+		     1800003600000000LL);
+	check_str_eq(jstr(o, "data.ledger.dims.0.leases.1.holder_name"), "web1");
+	check_str_eq(jstr(o, "data.ledger.dims.1.dim"), "mem");
+	check_int_eq(json_object_array_length(jget(o, "data.ledger.dims.1.leases")), 1);
+	json_object_put(o);
+	/* without a ledger the pool is as before */
+	o = handle(st, NULL, "{\"cmd\":\"pool\"}");
+	check(jbool(o, "ok") && !jhas(o, "data.ledger"));
+	json_object_put(o);
+
+	/* the life of a lease: confirm, activate, release (twice) */
+	n_ledger_changed = 0;
+	o = handle(st, &h, "{\"cmd\":\"activate\",\"id\":1}");
+	check_str_eq(jstr(o, "code"), "state");
+	check(has_text(o, "error", "confirm it first"));
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"confirm\",\"id\":1}");
+	check(jbool(o, "ok"));
+	check_str_eq(jstr(o, "data.state"), "confirmed");
+	json_object_put(o);
+	check_int_eq(n_ledger_changed, 1);
+	o = handle(st, &h, "{\"cmd\":\"confirm\",\"id\":1}"); /* harmless twice */
+	check(jbool(o, "ok"));
+	json_object_put(o);
+	check_int_eq(n_ledger_changed, 1);
+	o = handle(st, &h, "{\"cmd\":\"activate\",\"id\":1}");
+	check_str_eq(jstr(o, "data.state"), "active");
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"release\",\"id\":1}");
+	check(jbool(o, "ok"));
+	check_str_eq(jstr(o, "data.state"), "released");
+	json_object_put(o);
+	gen = ledger_generation(l);
+	o = handle(st, &h, "{\"cmd\":\"release\",\"id\":1}");
+	check(jbool(o, "ok"));
+	check_str_eq(jstr(o, "data.state"), "released");
+	json_object_put(o);
+	check_int_eq(ledger_generation(l), gen); /* idempotent: nothing changed */
+	o = handle(st, &h, "{\"cmd\":\"confirm\",\"id\":1}");
+	check_str_eq(jstr(o, "code"), "state");
+	check(has_text(o, "error", "was released"));
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"release\",\"id\":77}");
+	check_str_eq(jstr(o, "code"), "not_found");
+	check(has_text(o, "error", "no lease 77"));
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"reservations\"}");
+	check_str_eq(jstr(o, "data.leases.0.state"), "released");
+	check_double_near(jnum(o, "data.usage.cpu.held"), 0, 1e-9);
+	json_object_put(o);
+
+	/* an offer not confirmed within the TTL expires and says so */
+	snprintf(line, sizeof(line), RESERVE_CPU("mig-3", "guaranteed", "%llu", "1"),
+		 (unsigned long long)ledger_generation(l));
+	o = handle(st, &h, line);
+	check(jbool(o, "ok"));
+	check_int_eq((int)jnum(o, "data.id"), 3);
+	json_object_put(o);
+	__atomic_add_fetch(&fake_clock_usec, 31 * USEC_PER_SEC, __ATOMIC_SEQ_CST);
+	o = handle(st, &h, "{\"cmd\":\"confirm\",\"id\":3}");
+	check_str_eq(jstr(o, "code"), "expired");
+	check(has_text(o, "error", "reserve again"));
+	json_object_put(o);
+
+	/* pinned cores: held whole on cpu, and not twice */
+	snprintf(
+		line, sizeof(line),
+		"{\"cmd\":\"reserve\",\"holder\":\"mig-4\",\"kind\":\"migration\",\"class\":"
+		"\"guaranteed\",\"generation\":%llu,\"pinned\":\"4-5\",\"items\":[{\"dim\":\"cpu\","
+		"\"mean\":2}]}",
+		(unsigned long long)ledger_generation(l));
+	o = handle(st, &h, line);
+	check(jbool(o, "ok"));
+	json_object_put(o);
+	o = handle(st, &h, "{\"cmd\":\"reservations\"}");
+	check_str_eq(jstr(o, "data.pinned"), "4-5");
+	check_str_eq(jstr(o, "data.leases.3.pinned"), "4-5");
+	check_double_near(jnum(o, "data.leases.3.items.0.held"), 2, 1e-9);
+	json_object_put(o);
+	o = handlef(st, &h,
+		    "{\"cmd\":\"reserve\",\"holder\":\"mig-5\",\"kind\":\"migration\",\"class\":"
+		    "\"guaranteed\",\"generation\":%llu,\"pinned\":\"5\",\"items\":[{\"dim\":"
+		    "\"cpu\",\"mean\":1}]}",
+		    (unsigned long long)ledger_generation(l));
+	check_str_eq(jstr(o, "code"), "refused");
+	check(has_text(o, "error", "already pinned"));
+	json_object_put(o);
+
+	/* hostile requests: an error, and the ledger exactly as it was */
+	gen = ledger_generation(l);
+	{
+		static const char *const hostile[] = {
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":\"%llu\",\"items\":[{\"dim\":\"cpu\","
+			"\"mean\":1}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\",\"mean\":"
+			"1e999}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\",\"mean\":"
+			"\"NaN\"}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\",\"mean\":1,"
+			"\"sd\":Infinity}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"evil\":1,\"items\":[{\"dim\":\"cpu\","
+			"\"mean\":1}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x;rm "
+			"-rf\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\",\"mean\":1}"
+			"]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\",\"mean\":1}"
+			"]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\\u0000\","
+			"\"mean\":1}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"mem\",\"mean\":"
+			"99999999999999999999999}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"start_usec\":-5,\"items\":[{\"dim\":"
+			"\"cpu\",\"mean\":1}]}",
+			"{\"cmd\":\"reserve\",\"holder\":\"x\",\"kind\":\"migration\",\"class\":"
+			"\"guaranteed\",\"generation\":%llu,\"items\":[{\"dim\":\"cpu\",\"mean\":1}"
+			","
+			"{\"dim\":\"a\",\"mean\":1},{\"dim\":\"b\",\"mean\":1},{\"dim\":\"c\","
+			"\"mean\":1},"
+			"{\"dim\":\"d\",\"mean\":1},{\"dim\":\"e\",\"mean\":1},{\"dim\":\"f\","
+			"\"mean\":1},"
+			"{\"dim\":\"g\",\"mean\":1},{\"dim\":\"h\",\"mean\":1}]}",
+			"{\"cmd\":\"confirm\",\"id\":-%llu}",
+			"{\"cmd\":\"release\",\"id\":[%llu]}",
+			"{\"cmd\":\"release\",\"id\":%llu,\"id\":null}",
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(hostile); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+			o = handlef(st, &h, hostile[i], (unsigned long long)gen);
+#pragma GCC diagnostic pop
+			if (jbool(o, "ok") || !jstr(o, "code")) {
+				fprintf(stderr, "hostile request %zu was not refused\n", i);
+				test_failures++;
+			}
+			json_object_put(o);
+		}
+	}
+	check_int_eq(ledger_generation(l), gen);
+	check_int_eq(n_leases(l), 4);
+
+	ledger_free(l);
+}
+
+/* Clients racing for the last capacity through the socket: exactly one wins. */
+struct racer {
+	const char *path;
+	pthread_barrier_t *start;
+	int won, refused, stale_retries, errors;
+};
+
+static void *racer_run(void *arg)
+{
+	struct racer *rc = arg;
+
+	pthread_barrier_wait(rc->start);
+	for (int attempt = 0; attempt < 50; attempt++) {
+		struct json_object *o;
+		char req[512], *line = NULL;
+		long long gen;
+
+		if (tc_request(rc->path, "{\"cmd\":\"reservations\"}\n", &line) < 0) {
+			rc->errors++;
+			return NULL;
+		}
+		o = json_tokener_parse(line);
+		free(line);
+		gen = (long long)jnum(o, "data.generation");
+		json_object_put(o);
+		snprintf(req, sizeof(req), RESERVE_CPU("racer", "guaranteed", "%lld", "4") "\n",
+			 gen);
+		if (tc_request(rc->path, req, &line) < 0) {
+			rc->errors++;
+			return NULL;
+		}
+		o = json_tokener_parse(line);
+		free(line);
+		if (jbool(o, "ok")) {
+			rc->won++;
+		} else if (jstr(o, "code") && !strcmp(jstr(o, "code"), "stale")) {
+			rc->stale_retries++;
+			json_object_put(o);
+			continue;
+		} else if (jstr(o, "code") && !strcmp(jstr(o, "code"), "refused")) {
+			rc->refused++;
+		} else {
+			rc->errors++;
+		}
+		json_object_put(o);
+		return NULL;
+	}
+	return NULL;
+}
+
+static void test_ledger_server(struct state *st)
+{
+	struct server_fixture fx = { .log = { .lock = PTHREAD_MUTEX_INITIALIZER } };
+	struct api_server_config cfg = { 0 };
+	struct racer racers[6];
+	pthread_t threads[6];
+	pthread_barrier_t start;
+	struct ledger *l = NULL;
+	int won = 0, refused = 0, errors = 0;
+	char *line = NULL;
+
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/prescient-test-api-XXXXXX");
+	if (!mkdtemp(fx.dir))
+		test_skip("cannot create a temporary directory");
+	snprintf(fx.path, sizeof(fx.path), "%s/p.sock", fx.dir);
+	check_int_eq(fake_ledger_new(&l), 0);
+	if (!l)
+		return;
+	fake_clock_usec = T0_USEC;
+	fx.h = (struct api_handlers){ .ledger = l, .realtime_usec = fake_realtime };
+	cfg.socket_path = fx.path;
+	check_int_eq(api_server_start(&cfg, st, &fx.h, &fx.srv), 0);
+
+	/* 6 cores: 4 for each racer, so only one fits */
+	pthread_barrier_init(&start, NULL, ARRAY_SIZE(racers));
+	for (size_t i = 0; i < ARRAY_SIZE(racers); i++) {
+		racers[i] = (struct racer){ .path = fx.path, .start = &start };
+		pthread_create(&threads[i], NULL, racer_run, &racers[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(racers); i++) {
+		pthread_join(threads[i], NULL);
+		won += racers[i].won;
+		refused += racers[i].refused;
+		errors += racers[i].errors;
+	}
+	pthread_barrier_destroy(&start);
+	check_int_eq(won, 1);
+	check_int_eq(refused, (int)ARRAY_SIZE(racers) - 1);
+	check_int_eq(errors, 0);
+	check_int_eq(n_leases(l), 1);
+
+	/* through the socket: the stale answer is one line with its code */
+	check_int_eq(tc_request(fx.path, RESERVE_CPU("late", "guaranteed", "1", "1") "\n", &line),
+		     0);
+	check(strstr(line ?: "", "\"code\":\"stale\"") != NULL);
+	free(line);
+
+	api_server_stop(fx.srv);
+	ledger_free(l);
+	snprintf(fx.path, sizeof(fx.path), "rm -rf '%s'", fx.dir);
+	check_int_eq(system(fx.path), 0);
+}
+
 int main(void)
 {
 	struct state *st;
@@ -1004,6 +1679,9 @@ int main(void)
 	test_metric_requests(st);
 	test_server_basic(st);
 	test_server_hostile(st);
+	test_ledger_parse();
+	test_ledger_requests(st);
+	test_ledger_server(st);
 	state_free(st);
 	state_thread_unregister();
 	return test_result();

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Applies what a VM's lease holds, through the owner of each knob
+ * (architecture.md "Who owns which knob"):
+ *
+ *   CPU cap      libvirt scheduler parameters (manager_vm_cpu_apply);
+ *   pinning      libvirt vCPU and emulator pinning, to the cores the lease
+ *                reserved, checked against machine.slice's effective CPUs;
+ *   memory       protection of what the lease holds: on cgroup v2 memory.low
+ *                of the VM's scope through systemd where it runs, of its
+ *                cgroup directly where it does not, and machine.slice's
+ *                memory.low raised to their sum (a child's protection is
+ *                capped by its parent's); on cgroup v1, which has no
+ *                protection, libvirt's soft limit (memory.soft_limit_in_bytes:
+ *                reclaim goes to groups above theirs first).
+ *
+ * In dry-run every change is logged and none is made. A failure is logged
+ * with what to do, kept in the VM's state, and retried next step.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "enforce.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+
+#define PROTECT_PAGE_BYTES   4096.0
+#define PROTECT_CHANGE_RATIO 0.05
+/* Below this a change of protection is not worth a write. */
+#define PROTECT_CHANGE_MIN_BYTES (16.0 * 1024 * 1024)
+
+static const struct pool_dim *mem_dim(const struct manager *m)
+{
+	for (uint32_t d = 0; d < m->ledger_pool.n_dims; d++)
+		if (m->ledger_pool.dims[d].kind == POOL_KIND_MEM)
+			return &m->ledger_pool.dims[d];
+	return NULL;
+}
+
+/*
+ * What the VM's lease protects, in pages: a guaranteed VM's upper bound (held
+ * whole), a burstable VM's mean (its share of the risk-pooled reservation),
+ * nothing for best effort.
+ */
+static double vm_protect_bytes(const struct manager *m, const struct manager_vm *v)
+{
+	const struct pool_dim *pd = mem_dim(m);
+	double b;
+
+	if (!pd || !v->alloc.in_lease[STATE_ALLOC_MEM] || v->alloc.refused)
+		b = v->alloc.enforced[STATE_ALLOC_MEM]; /* keep what is in force */
+	else if (v->alloc.cls == POOL_CLASS_BURSTABLE && pd->risk_bound > 0)
+		b = v->alloc.held[STATE_ALLOC_MEM].mean; /* what the risk budget sets aside */
+	else
+		b = admit_item_held(pd, v->alloc.cls, &v->alloc.held[STATE_ALLOC_MEM]);
+	if (!isfinite(b) || b < 0)
+		return NAN;
+	return floor(b / PROTECT_PAGE_BYTES) * PROTECT_PAGE_BYTES;
+}
+
+static bool protect_changed(double now, double want)
+{
+	if (!isfinite(now))
+		return true;
+	return fabs(want - now) > fmax(PROTECT_CHANGE_MIN_BYTES, PROTECT_CHANGE_RATIO * now);
+}
+
+/*
+ * The systemd unit and cgroup that hold a VM's whole memory on cgroup v2:
+ * the scope (".../machine-qemu\x2d1\x2dvm.scope") under systemd, libvirt's
+ * VM directory ("/machine/qemu-1-vm.libvirt-qemu") without it.
+ */
+static int vm_memory_target(const struct manager_vm *v, char *unit, size_t unit_size, char *path,
+			    size_t path_size)
+{
+	const char *scope;
+	size_t len;
+
+	if (!v->id.cgroup_v2[0])
+		return -ENOENT;
+	if (util_strlcpy(path, v->id.cgroup_v2, path_size) < 0)
+		return -ENAMETOOLONG;
+	unit[0] = '\0';
+	scope = strstr(path, ".scope");
+	if (scope) {
+		len = (size_t)(scope - path) + strlen(".scope");
+		path[len] = '\0';
+		return enforce_systemd_unit_from_cgroup(path, unit, unit_size);
+	}
+	len = strlen(path);
+	if (len > 1 && path[len - 1] == '/')
+		path[len - 1] = '\0';
+	if (len > 8 && !strcmp(path + strlen(path) - 8, "/libvirt"))
+		path[strlen(path) - 8] = '\0';
+	return 0;
+}
+
+static int mem_protect_v2(const struct manager *m, const struct manager_vm *v, double bytes,
+			  const char **ret_how)
+{
+	char unit[256], path[HV_CGROUP_MAX];
+	struct enforce_memory_limits lim = { .mask = 1u << ENFORCE_MEMORY_LOW };
+	struct enforce_memory_target t = { .unit = unit, .cgroup_root = m->cfg.cgroup_root };
+	bool via_systemd = false;
+	int r;
+
+	r = vm_memory_target(v, unit, sizeof(unit), path, sizeof(path));
+	if (r < 0)
+		return r;
+	t.cgroup_path = path;
+	if (!unit[0])
+		t.unit = NULL;
+	lim.bytes[ENFORCE_MEMORY_LOW] = (uint64_t)bytes;
+	r = enforce_memory_limits_apply(&t, &lim, &via_systemd);
+	*ret_how = via_systemd ? "systemd MemoryLow" : "memory.low";
+	return r;
+}
+
+static void vm_mem_enforce(struct manager *m, struct manager_vm *v)
+{
+	struct manager_vm_alloc *a = &v->alloc;
+	double want = m->cfg.mem_manage ? vm_protect_bytes(m, v) : 0;
+	const char *how = "";
+	int r;
+
+	if (!isfinite(want) || !protect_changed(a->enforced[STATE_ALLOC_MEM], want))
+		return;
+	if (!m->cfg.mem_manage && !isfinite(a->enforced[STATE_ALLOC_MEM]))
+		return; /* never protected: nothing to undo */
+	if (m->cfg.dry_run) {
+		log_info("alloc: dry-run: would protect %.0f MiB of %s's memory", want / 1048576,
+			 v->id.name);
+		a->enforced_how[STATE_ALLOC_MEM] = "dry-run";
+		return;
+	}
+	if (v->id.cgroup_memory[0]) {
+		/* cgroup v1: no protection file; libvirt's soft limit is the nearest. */
+		r = enforce_mem_tune_apply(m->hv_ops, m->hv, &v->id,
+					   want > 0 ? (uint64_t)want : UINT64_MAX, UINT64_MAX,
+					   false);
+		how = "libvirt soft_limit (v1)";
+	} else {
+		r = mem_protect_v2(m, v, want, &how);
+	}
+	a->enforce_error[STATE_ALLOC_MEM] = r < 0 ? r : 0;
+	if (r < 0) {
+		log_warning_errno(r,
+				  "alloc: cannot protect %.0f MiB of %s's memory: %m; retrying "
+				  "next step",
+				  want / 1048576, v->id.name);
+		return;
+	}
+	log_info("alloc: %s's memory protection %.0f -> %.0f MiB (%s)", v->id.name,
+		 isfinite(a->enforced[STATE_ALLOC_MEM]) ? a->enforced[STATE_ALLOC_MEM] / 1048576
+							: 0,
+		 want / 1048576, how);
+	a->enforced[STATE_ALLOC_MEM] = want;
+	a->enforced_how[STATE_ALLOC_MEM] = how;
+}
+
+static void cpuset_to_enforce(const struct pool_cpuset *p, struct enforce_cpuset *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (uint32_t c = 0; c < POOL_MAX_CPUS; c++)
+		if (pool_cpuset_test(p, c))
+			enforce_cpuset_add(ret, c);
+}
+
+static void vm_pin_enforce(struct manager *m, struct manager_vm *v)
+{
+	struct manager_vm_alloc *a = &v->alloc;
+	struct enforce_cpuset cores, effective;
+	char list[128] = "";
+	int r;
+
+	if (!a->pin_want || a->pin_applied || !pool_cpuset_count(&a->pinned) || a->refused)
+		return;
+	cpuset_to_enforce(&a->pinned, &cores);
+	cpuset_to_enforce(&m->ledger_pool.machine_cpus, &effective);
+	pool_cpuset_format(&a->pinned, list, sizeof(list));
+	r = enforce_pin_apply(m->hv_ops, m->hv, &v->id, &cores, &effective, m->cfg.dry_run);
+	a->pin_error = r < 0 ? r : 0;
+	if (r < 0) {
+		log_warning_errno(r, "alloc: cannot pin %s to cores %s: %m; retrying next step",
+				  v->id.name, list);
+		return;
+	}
+	if (!m->cfg.dry_run)
+		log_info("alloc: %s pinned to its reserved cores %s", v->id.name, list);
+	a->pin_applied = !m->cfg.dry_run;
+}
+
+/*
+ * pin = no for a VM prescient pinned: its vCPUs and emulator float over
+ * machine.slice's CPUs again, as libvirt starts an unpinned VM.
+ */
+static void vm_unpin(struct manager *m, struct manager_vm *v)
+{
+	struct manager_vm_alloc *a = &v->alloc;
+	struct hv_cpumap map = { 0 };
+	int r = 0;
+
+	if (a->pin_want || !a->pin_applied)
+		return;
+	for (uint32_t c = 0; c < POOL_MAX_CPUS && c < HV_CPUMAP_WORDS * 64; c++)
+		if (pool_cpuset_test(&m->ledger_pool.machine_cpus, c))
+			hv_cpumap_set(&map, c);
+	if (m->cfg.dry_run) {
+		log_info("alloc: dry-run: would unpin %s", v->id.name);
+		return;
+	}
+	if (!m->hv || !m->hv_ops->pin_vcpu || !m->hv_ops->pin_emulator)
+		r = -ENOTCONN;
+	for (uint32_t i = 0; r >= 0 && i < v->id.nr_vcpus; i++)
+		r = m->hv_ops->pin_vcpu(m->hv, v->id.uuid, i, &map);
+	if (r >= 0)
+		r = m->hv_ops->pin_emulator(m->hv, v->id.uuid, &map);
+	if (r < 0) {
+		log_warning_errno(r, "alloc: cannot unpin %s: %m; retrying next step", v->id.name);
+		return;
+	}
+	log_info("alloc: %s unpinned (pin = no): it runs on machine.slice's CPUs", v->id.name);
+	a->pin_applied = false;
+	memset(&a->pinned, 0, sizeof(a->pinned));
+}
+
+void manager_vm_enforce(struct manager *m, struct manager_vm *v, uint64_t now_usec)
+{
+	manager_vm_cpu_apply(m, v, now_usec);
+	if (!m->ledger)
+		return;
+	vm_mem_enforce(m, v);
+	vm_pin_enforce(m, v);
+	vm_unpin(m, v);
+}
+
+/*
+ * The parent of the VMs' memory cgroups: machine.slice under systemd, the
+ * directory above libvirt's VM directories without it. Every VM's
+ * protection is capped by this one's, so it gets their sum.
+ */
+void manager_machine_protect(struct manager *m)
+{
+	struct enforce_memory_limits lim = { .mask = 1u << ENFORCE_MEMORY_LOW };
+	struct enforce_memory_target t = { .cgroup_root = m->cfg.cgroup_root };
+	char unit[256], path[HV_CGROUP_MAX];
+	const struct manager_vm *any = NULL;
+	double sum = 0;
+	bool via_systemd;
+	char *slash;
+	int r;
+
+	if (!m->ledger || !m->cfg.mem_manage || m->cfg.dry_run)
+		return;
+	for (size_t i = 0; i < m->n_vms; i++) {
+		const struct manager_vm *v = m->vms[i];
+
+		if (v->id.cgroup_memory[0] || !v->id.cgroup_v2[0])
+			continue; /* cgroup v1 or unknown: no parent protection to give */
+		if (isfinite(v->alloc.enforced[STATE_ALLOC_MEM]))
+			sum += v->alloc.enforced[STATE_ALLOC_MEM];
+		any = v;
+	}
+	if (!any || !protect_changed(m->machine_protect_bytes, sum))
+		return;
+	if (vm_memory_target(any, unit, sizeof(unit), path, sizeof(path)) < 0)
+		return;
+	slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return;
+	*slash = '\0';
+	t.cgroup_path = path;
+	t.unit = strstr(path, ".slice") ? "machine.slice" : NULL;
+	lim.bytes[ENFORCE_MEMORY_LOW] = (uint64_t)sum;
+	r = enforce_memory_limits_apply(&t, &lim, &via_systemd);
+	if (r < 0) {
+		log_warning_errno(r,
+				  "alloc: cannot raise the memory protection of %s to %.0f MiB: "
+				  "%m; the VMs' own protection is capped by it",
+				  path, sum / 1048576);
+		return;
+	}
+	log_info("alloc: memory protection of %s set to %.0f MiB, the sum of its VMs'", path,
+		 sum / 1048576);
+	m->machine_protect_bytes = sum;
+}
