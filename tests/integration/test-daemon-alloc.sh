@@ -147,6 +147,15 @@ else
 	echo "$explain"
 fi
 
+# --- the VM's view shows its lease and what is in force
+vmout=$(prescient_ctl a vm pinned 2>&1 || true)
+if grep -q "guaranteed, pinned to cores $cores" <<<"$vmout" && grep -q "^  mem .*in force: .* via libvirt soft_limit" <<<"$vmout"; then
+	ok "prescientctl vm shows the lease: $(grep -m1 '^  lease:' <<<"$vmout")"
+else
+	fail "prescientctl vm pinned:"
+	sed -n '/^Lease/,/^$/p' <<<"$vmout"
+fi
+
 # --- reservations through the API
 gen=$(leases_json | json_get "d['generation']")
 stale=$(prescient_ctl a --json reserve --holder mig-stale --migration --cpu 0.1 --generation $((gen - 1)) 2>&1 || true)

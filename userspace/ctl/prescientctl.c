@@ -455,6 +455,45 @@ static void show_metrics(struct json_object *mts)
 	}
 }
 
+/* The VM's lease in the host's ledger: class, state, per dimension held and enforced. */
+static void print_lease(struct json_object *l)
+{
+	static const char *const dims[] = { "cpu", "mem", "net", "disk" };
+	static const char *const units[] = { "cores", "MiB", "kbit/s", "kbit/s" };
+	static const double scale[] = { 1, MIB, 1, 1 };
+	struct json_object *items = jget(l, "items");
+	char a[32], b[32], c[32], e[32];
+
+	printf("\nLease\n");
+	if (!jbool(l, "managed")) {
+		printf("  %-12snone (the allocation engine is off or has not booked this VM yet)\n",
+		       "lease:");
+		return;
+	}
+	printf("  %-12s%.0f, %s, %s%s%s\n", "lease:", jnum(l, "lease_id"), jstr(l, "lease_state"),
+	       jstr(l, "class"), jstr(l, "pinned")[0] ? ", pinned to cores " : "",
+	       jstr(l, "pinned"));
+	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+		struct json_object *it = jget(items, dims[i]);
+
+		if (!it)
+			continue;
+		printf("  %-12sheld %s, demand %s up to %s %s; in force: %s%s%s\n", dims[i],
+		       fmt(a, sizeof(a), jnum(it, "held"), scale[i], 2),
+		       fmt(b, sizeof(b), jnum(it, "mean"), scale[i], 2),
+		       fmt(c, sizeof(c), jnum(it, "upper"), scale[i], 2), units[i],
+		       fmt(e, sizeof(e), jnum(it, "enforced"), scale[i], 2),
+		       jstr(it, "how")[0] ? " via " : "", jstr(it, "how"));
+	}
+	if (jbool(l, "refused") || jbool(l, "migrate"))
+		printf("  %-12s%s\n",
+		       "flag:", jstr(l, "reason")[0] ? jstr(l, "reason") : "a migration candidate");
+	if (jnum(l, "safety_raises") > 0 || jnum(l, "safety_flags") > 0)
+		printf("  %-12s%.0f raises, %.0f flags; last: %s\n",
+		       "safety:", jnum(l, "safety_raises"), jnum(l, "safety_flags"),
+		       jstr(l, "safety_reason"));
+}
+
 static int show_vm(struct json_object *d)
 {
 	struct json_object *cg = jget(d, "cgroups"), *res = jget(d, "cpu_reservation");
@@ -498,6 +537,8 @@ static int show_vm(struct json_object *d)
 	printf("  %-12s%s\n", "reason:", jstr(res, "reason")[0] ? jstr(res, "reason") : "-");
 	printf("  %-12s%s\n",
 	       "last error:", jstr(res, "last_error")[0] ? jstr(res, "last_error") : "none");
+
+	print_lease(jget(d, "lease"));
 
 	printf("\nRecent samples (newest last, %zu of %zu)\n", n - first, n);
 	if (n == 0) {

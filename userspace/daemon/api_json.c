@@ -361,6 +361,47 @@ static struct json_object *reservation_json(struct builder *b, const struct stat
 	return o;
 }
 
+/* The VM's lease as the allocation engine keeps it, per dimension. */
+static struct json_object *lease_view_json(struct builder *b, const struct state_vm_alloc *a,
+					   uint64_t now_usec)
+{
+	struct json_object *o = json_object_new_object(), *items = json_object_new_object();
+
+	if (!items)
+		b->oom = true;
+	add_bool(b, o, "managed", a->managed);
+	add(b, o, "lease_id", a->lease_id ? json_object_new_uint64(a->lease_id) : NULL);
+	add_str(b, o, "lease_state", a->managed ? lease_state_to_string(a->lease_state) : "");
+	add_str(b, o, "class", pool_class_to_string(a->cls));
+	add_str(b, o, "pinned", a->pinned);
+	add_bool(b, o, "refused", a->refused);
+	add_bool(b, o, "migrate", a->migrate);
+	add_str(b, o, "reason", a->reason);
+	add(b, o, "changed_age_sec", age_sec(now_usec, a->changed_usec));
+	for (int d = 0; d < STATE_NR_ALLOC_DIMS && items; d++) {
+		const struct state_alloc_item *it = &a->items[d];
+		struct json_object *io;
+
+		if (!it->in_lease && !isfinite(it->enforced))
+			continue;
+		io = json_object_new_object();
+		add(b, io, "mean", num(it->mean));
+		add(b, io, "upper", num(it->upper));
+		add(b, io, "held", num(it->held));
+		add(b, io, "enforced", num(it->enforced));
+		add_str(b, io, "how", it->how);
+		if (it->last_error)
+			add_str(b, io, "last_error",
+				strerror(it->last_error < 0 ? -it->last_error : it->last_error));
+		add(b, items, state_alloc_dim_to_string(d), io);
+	}
+	add(b, o, "items", items);
+	add_u64(b, o, "safety_raises", a->safety_raises);
+	add_u64(b, o, "safety_flags", a->safety_flags);
+	add_str(b, o, "safety_reason", a->safety_reason);
+	return o;
+}
+
 /* Pushed application metrics: their unit is the pusher's, shown as "value". */
 static struct json_object *metrics_json(struct builder *b, const struct state_vm *vm,
 					uint64_t now_usec)
@@ -435,6 +476,7 @@ int api_json_vm(const struct state_vm *vm, uint32_t max_samples, uint64_t now_us
 	add_bool(&b, o, "model_overridden", vm->model_overridden);
 	add(&b, o, "metrics", metrics_json(&b, vm, now_usec));
 	add(&b, o, "cpu_reservation", reservation_json(&b, &vm->cpu, now_usec));
+	add(&b, o, "lease", lease_view_json(&b, &vm->alloc, now_usec));
 	return finish(&b, &o, ret);
 }
 

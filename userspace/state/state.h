@@ -173,8 +173,9 @@ struct state_pool_hugepages {
 /*
  * The host's resource pool (daemon/host_pool.c), refreshed once a forecast
  * step. Capacity is what the host has for VMs (machine.slice's CPUs, all
- * memory); reserved is what the planner holds for VMs (the current CPU
- * allocations of managed VMs, the configured memory of VMs that run);
+ * memory); reserved is what the ledger holds for leases (held whole plus
+ * the burstable demand's mean; without a ledger, the CPU allocations of
+ * managed VMs and the configured memory of VMs that run);
  * free = capacity - reserved, negative when overcommitted. Unknown values
  * are NAN, with the part's -errno in error[].
  */
