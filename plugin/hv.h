@@ -48,6 +48,8 @@ struct hv_vm {
 	uint64_t max_memory_kib;
 	uint32_t nr_taps;
 	char taps[HV_MAX_NICS][HV_IFNAME_MAX]; /* host-side tap devices, e.g. vnet3 */
+	/* The guest's MAC of each tap ("52:54:00:6b:3c:58", lower case), "" when unknown. */
+	char macs[HV_MAX_NICS][18];
 	uint32_t nr_disks;
 	char disks[HV_MAX_DISKS][32]; /* target names, e.g. vda */
 	/*
@@ -179,6 +181,12 @@ struct hv_config {
 	unsigned keepalive_count;	 /* 0 = plugin default (3) */
 	unsigned reconnect_delay_ms;	 /* 0 = plugin default (1000) */
 	bool read_only;			 /* refuse tuning */
+	/*
+	 * Connect from the plugin's own thread: open() returns at once and
+	 * HV_EVENT_CONNECTED says when the connection is up, so a libvirtd
+	 * that accepts but never answers cannot stall the caller.
+	 */
+	bool background_connect;
 };
 
 struct hv_ops {

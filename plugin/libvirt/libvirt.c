@@ -592,25 +592,29 @@ int hv_libvirt_open(const struct hv_config *cfg, const struct hv_libvirt_opts *o
 	}
 
 	/*
-	 * The first connection is made here: when libvirtd is not there the
-	 * caller gets the error at once (and the message through
-	 * hv_libvirt_last_error()) and decides when to try again. Only a
-	 * connection that was up is re-established in the background.
+	 * The first connection is made here unless the caller asked for the
+	 * background: when libvirtd is not there the caller gets the error at
+	 * once (and the message through hv_libvirt_last_error()) and decides
+	 * when to try again. In the background, the supervisor connects and
+	 * retries every reconnect delay, as after a lost connection.
 	 */
-	r = conn_open(hv, &conn, ids, &is_qemu);
-	if (r < 0) {
-		hv_unref(hv);
-		return r;
+	if (!(cfg && cfg->background_connect)) {
+		r = conn_open(hv, &conn, ids, &is_qemu);
+		if (r < 0) {
+			hv_unref(hv);
+			return r;
+		}
+		hv->conn = conn;
+		memcpy(hv->event_ids, ids, sizeof(ids));
+		hv->conn_is_qemu = is_qemu;
+		hv->announce = true;
+		hv->nr_connects = 1;
 	}
-	hv->conn = conn;
-	memcpy(hv->event_ids, ids, sizeof(ids));
-	hv->conn_is_qemu = is_qemu;
-	hv->announce = true;
-	hv->nr_connects = 1;
 
 	r = thread_start(&hv->supervisor, supervisor_main, hv_ref(hv), false);
 	if (r < 0) {
-		conn_teardown(hv->conn, hv->event_ids);
+		if (hv->conn)
+			conn_teardown(hv->conn, hv->event_ids);
 		hv_unref(hv);
 		hv_unref(hv);
 		return r;

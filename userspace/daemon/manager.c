@@ -187,6 +187,8 @@ static int manager_hv_open(struct manager *m, uint64_t now_usec)
 		.keepalive_count = m->cfg.keepalive_count,
 		.reconnect_delay_ms = (unsigned)(m->cfg.reconnect_delay_usec / 1000),
 		.read_only = false,
+		/* A libvirtd that hangs must not stall the loop (and its watchdog). */
+		.background_connect = true,
 	};
 	int r;
 

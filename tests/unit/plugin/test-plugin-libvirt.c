@@ -8,6 +8,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -293,6 +296,54 @@ static void test_unreachable(void)
 	check_int_eq(count, 0);
 }
 
+static double mono_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A libvirtd that accepts and never answers: with background_connect the
+ * open returns at once, the plugin says not connected, and close does not
+ * wait for the stuck connect beyond its bound.
+ */
+static void test_hung_daemon(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/prescient-hung.XXXXXX", uri[256];
+	struct hv_config cfg = { .reconnect_delay_ms = 200, .background_connect = true };
+	struct hv *hv = NULL;
+	int count = 0, fd;
+	double t0;
+
+	if (!mkdtemp(dir)) {
+		check(false);
+		return;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+	snprintf(uri, sizeof(uri), "qemu+unix:///system?socket=%s", sa.sun_path);
+	cfg.uri = uri;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	check(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 8) == 0);
+	t0 = mono_sec();
+	check_int_eq(hv_libvirt_open(&cfg, NULL, on_event, &count, &hv), 0);
+	check(mono_sec() - t0 < 0.5);
+	if (hv) {
+		usleep(300 * 1000);
+		check(!hv_libvirt_ops.connected(hv));
+		t0 = mono_sec();
+		hv_libvirt_ops.close(hv);
+		fprintf(stderr, "hung daemon: close took %.2f s\n", mono_sec() - t0);
+		check(mono_sec() - t0 < 10);
+	}
+	check_int_eq(count, 0);
+	close(fd);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 static void test_read_only(void)
 {
 	struct hv_config cfg = { .uri = TEST_URI, .read_only = true };
@@ -355,6 +406,7 @@ int main(void)
 
 	test_read_only();
 	test_unreachable();
+	test_hung_daemon();
 	virConnectClose(ctl);
 	return test_result();
 }
