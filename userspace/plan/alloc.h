@@ -81,6 +81,26 @@ double alloc_forecast_upper(const struct forecast_point *fc, uint32_t horizon, u
 int alloc_decide(const struct alloc_params *p, const struct alloc_input *in,
 		 struct alloc_decision *ret);
 
+/*
+ * What the ledger holds for one decided item (what alloc_pass() books): the
+ * allocation target as its upper bound, the mean and spread of the forecast
+ * over the lead time and the loading given. With risk_bound in (0, 0.5) (the
+ * dimension's) the spread is read off the interval of level nearest
+ * 1 - risk_bound, else off the widest. The mean is clipped to [0, target]
+ * and the spread to what a demand capped at target can have. Without a
+ * usable forecast the mean is the target and the spread 0. -EINVAL when
+ * target is not finite.
+ */
+int alloc_item_held(const struct alloc_params *p, const struct forecast_point *fc, uint32_t horizon,
+		    double target, double loading, double risk_bound, struct risk_dist *ret);
+/*
+ * The least capacity a burstable sum fits within its risk bound (0 < bound <
+ * 0.5): mean + z(1 - bound) * sd of the correlated sum. This is what the risk
+ * budget sets aside for those VMs; admit_check() accepts them at exactly this
+ * capacity. NAN for a bound out of range.
+ */
+double alloc_burst_reserve(const struct risk_acc *acc, double bound);
+
 struct alloc_vm_item {
 	uint32_t dim; /* index into pool.dims */
 	struct alloc_input in;

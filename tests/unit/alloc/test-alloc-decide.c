@@ -297,10 +297,156 @@ static void test_pass(void)
 	check_int_eq(alloc_pass(&p, params, vms, 4, res, &st), -EINVAL);
 }
 
+/* One forecast step with 80, 95 and 99 % intervals, the 99 % one far out (a spiky series). */
+static void make_spiky_fc(struct forecast_point *fc, double mean)
+{
+	for (int h = 0; h < H; h++) {
+		fc[h] = (struct forecast_point){ .mean = mean, .n_levels = 3 };
+		fc[h].iv[0] = (struct forecast_interval){ 0.80, mean - 0.5, mean + 0.5 };
+		fc[h].iv[1] = (struct forecast_interval){ 0.95, mean - 1, mean + 1 };
+		fc[h].iv[2] = (struct forecast_interval){ 0.99, mean - 1, mean + 5 };
+	}
+}
+
+static void test_item_held(void)
+{
+	const double z95 = risk_normal_quantile(0.975), z99 = risk_normal_quantile(0.995);
+	struct forecast_point fc[H];
+	struct alloc_params p;
+	struct risk_dist d;
+
+	alloc_params_default(POOL_KIND_NET, &p);
+	p.lead_steps = 1;
+	make_spiky_fc(fc, 4);
+
+	/* No bound: the widest interval's spread, as risk_dist_from_forecast() reads it. */
+	check_int_eq(alloc_item_held(&p, fc, H, 20, 0.3, 0, &d), 0);
+	check_double_near(d.mean, 4, 1e-12);
+	check_double_near(d.sd, 5 / z99, 1e-9);
+	check_double_near(d.upper, 20, 0);
+	check_double_near(d.loading, 0.3, 0);
+	/* A 5 % bound reads the 95 % interval, a 1 % bound the 99 % one. */
+	check_int_eq(alloc_item_held(&p, fc, H, 20, 0, 0.05, &d), 0);
+	check_double_near(d.sd, 1 / z95, 1e-9);
+	check_int_eq(alloc_item_held(&p, fc, H, 20, 0, 0.01, &d), 0);
+	check_double_near(d.sd, 5 / z99, 1e-9);
+
+	/* Capped at 4.5 with a mean of 4, no demand spreads wider than sqrt(4 * 0.5). */
+	check_int_eq(alloc_item_held(&p, fc, H, 4.5, 0, 0, &d), 0);
+	check_double_near(d.sd, sqrt(2), 1e-12);
+	check(d.sd < 5 / z99);
+	/* Below the mean: the mean is the cap and nothing spreads. */
+	check_int_eq(alloc_item_held(&p, fc, H, 3, 0, 0.05, &d), 0);
+	check_double_near(d.mean, 3, 0);
+	check_double_near(d.sd, 0, 0);
+
+	/* No forecast: the target, held as it is. */
+	check_int_eq(alloc_item_held(&p, NULL, 0, 7, 0, 0.05, &d), 0);
+	check_double_near(d.mean, 7, 0);
+	check_double_near(d.sd, 0, 0);
+	check_double_near(d.upper, 7, 0);
+	check_int_eq(alloc_item_held(&p, fc, H, NAN, 0, 0.05, &d), -EINVAL);
+}
+
+/*
+ * The reserve of a burstable set is the capacity at which admission accepts
+ * the last of them with no room to spare: a little less and it is refused.
+ */
+static void test_burst_reserve(void)
+{
+	static const struct risk_dist set[] = {
+		{ 4, 2, 10, 0.5 },
+		{ 1, 3, 12, 0.2 },
+		{ 6, 1, 9, 0.8 },
+		{ 2, 2.5, 11, 0 },
+	};
+	const size_t n = sizeof(set) / sizeof(set[0]);
+	struct risk_acc acc = { 0 };
+	double reserve;
+
+	for (size_t i = 0; i < n; i++)
+		risk_acc_add(&acc, &set[i]);
+	reserve = alloc_burst_reserve(&acc, 0.05);
+	check(reserve > acc.mean);
+	check(reserve < 10 + 12 + 9 + 11);
+	check_double_near(risk_acc_exceed_prob(&acc, reserve), 0.05, 1e-9);
+	check(isnan(alloc_burst_reserve(&acc, 0)));
+	check(isnan(alloc_burst_reserve(&acc, 0.5)));
+
+	for (int k = 0; k < 2; k++) {
+		struct pool_dim dim = { .kind = POOL_KIND_NET,
+					.name = "net",
+					.total = k ? reserve * 0.999 : reserve * 1.000001,
+					.risk_bound = 0.05 };
+		struct admit_state st;
+		struct admit_request req = { .cls = POOL_CLASS_BURSTABLE, .n_items = 1 };
+		enum admit_verdict v;
+		struct pool p;
+
+		pool_init(&p);
+		check_int_eq(pool_dim_add(&p, &dim, NULL), 0);
+		admit_state_init(&st, &p);
+		for (size_t i = 0; i + 1 < n; i++) {
+			req.items[0] = (struct admit_item){ 0, set[i] };
+			admit_state_apply(&st, &p, &req, +1);
+		}
+		req.items[0] = (struct admit_item){ 0, set[n - 1] };
+		check_int_eq(admit_check(&p, &st, &req, &v), 0);
+		check_int_eq(v, k ? ADMIT_REFUSE : ADMIT_ACCEPT);
+	}
+}
+
+/*
+ * The pass books what alloc_item_held() gives: a burstable VM capped well
+ * below its forecast's far tail holds no more spread than its cap allows.
+ */
+static void test_pass_held_bounded(void)
+{
+	struct forecast_point fc[H];
+	struct alloc_params params[POOL_NR_KINDS];
+	struct alloc_vm vm;
+	struct alloc_vm_result res;
+	struct risk_dist want;
+	struct pool p;
+	struct pool_dim net = {
+		.kind = POOL_KIND_NET, .name = "net", .total = 1000, .risk_bound = 0.05
+	};
+
+	pool_init(&p);
+	check_int_eq(pool_dim_add(&p, &net, NULL), 0);
+	for (int k = 0; k < POOL_NR_KINDS; k++) {
+		alloc_params_default((enum pool_kind)k, &params[k]);
+		params[k].headroom = 0;
+		params[k].level = 0.80;
+	}
+	params[POOL_KIND_NET].max = 4.6;
+	make_spiky_fc(fc, 4);
+	memset(&vm, 0, sizeof(vm));
+	vm.cls = POOL_CLASS_BURSTABLE;
+	vm.n_items = 1;
+	vm.items[0] = (struct alloc_vm_item){
+		.dim = 0,
+		.in = { .current = NAN, .used = NAN, .fc = fc, .horizon = H },
+		.loading = 0.4,
+	};
+	check_int_eq(alloc_pass(&p, params, &vm, 1, &res, NULL), 0);
+	check_int_eq(res.d[0].action, ALLOC_SET);
+	check_double_near(res.d[0].target, 4.5, 1e-12);
+	check_int_eq(alloc_item_held(&params[POOL_KIND_NET], fc, H, 4.5, 0.4, 0.05, &want), 0);
+	check_double_near(res.held[0].mean, want.mean, 0);
+	check_double_near(res.held[0].sd, want.sd, 0);
+	check(res.held[0].sd <= sqrt(4 * 0.5) + 1e-12);
+	check_double_near(res.held[0].upper, 4.5, 1e-12);
+	check_double_near(res.held[0].loading, 0.4, 0);
+}
+
 int main(void)
 {
 	test_decide_table();
 	test_decide_edges();
 	test_pass();
+	test_item_held();
+	test_burst_reserve();
+	test_pass_held_bounded();
 	return test_result();
 }
