@@ -39,7 +39,12 @@ echo "   batch: two bursts, 40 % then 60 %"
 echo "   quiet: idle throughout"
 
 echo "== starting prescientd (collect every 1 s, forecast step 2 s)"
-prescient_start demo
+echo "   web is guaranteed (its forecast's upper bound held whole, pinned to a core),"
+echo "   batch and quiet are burstable (their means held, within a 5 % risk budget)"
+prescient_start demo '[vm web]
+class = guaranteed
+pin = yes'
+
 log=$(prescient_log demo)
 shown=0
 t0=$SECONDS
@@ -49,12 +54,19 @@ while ((SECONDS - t0 < DEMO_SECONDS)); do
 	echo "---- t = $((SECONDS - t0)) s; web is in phase $(guest_phase_current demo web) of 5"
 	prescient_ctl demo vms || true
 	# The decisions taken since the last table.
-	total=$(grep -c 'plan: ' "$log" || true)
+	total=$(grep -cE '(plan|alloc|safety): ' "$log" || true)
 	if ((total > shown)); then
-		grep 'plan: ' "$log" | tail -n $((total - shown)) | sed 's/^<[0-9]>prescientd: /   /'
+		grep -E '(plan|alloc|safety): ' "$log" | tail -n $((total - shown)) | sed 's/^<[0-9]>prescientd: /   /'
 		shown=$total
 	fi
 done
+
+echo
+echo "== the host's lease ledger"
+prescient_ctl demo reservations || true
+echo
+echo "== why batch's lease was admitted"
+prescient_ctl demo reservations explain batch || true
 
 echo
 echo "== what prescientd knows about web"

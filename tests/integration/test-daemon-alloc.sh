@@ -114,6 +114,46 @@ else
 	fail "pinning not in force: $(pin_matches || true)"
 fi
 
+# --- pinned cores are not overcommitted: the other VM is kept off them, the pinned VM is not capped
+others=$(python3 -c "
+import sys
+def parse(s):
+    out = set()
+    for part in s.split(','):
+        if '-' in part:
+            a, b = part.split('-'); out |= set(range(int(a), int(b) + 1))
+        elif part:
+            out.add(int(part))
+    return out
+online = parse(open('/sys/devices/system/cpu/online').read().strip())
+print(','.join(str(c) for c in sorted(online - parse('$cores'))))")
+isolated() {
+	local vp
+	vp=$(host_virsh a vcpupin shared --live 2>/dev/null | awk '$1 == "0" { print $2 }')
+	[[ -n $others && $(python3 -c "
+def parse(s):
+    out = set()
+    for part in s.split(','):
+        if '-' in part:
+            a, b = part.split('-'); out |= set(range(int(a), int(b) + 1))
+        elif part:
+            out.add(int(part))
+    return out
+print(parse('$vp') == parse('$others'))") == True ]]
+}
+if host_wait_for 30 isolated; then
+	ok "the unpinned VM runs on cores $others, off the pinned core $cores"
+else
+	fail "unpinned VM's vCPU affinity: $(host_virsh a vcpupin shared --live 2>&1 | tr '\n' ' ') (want $others)"
+fi
+uncapped() {
+	local q
+	q=$(host_virsh a schedinfo pinned --live 2>/dev/null | awk '$1 == "global_quota" { print $3 }')
+	[[ $q == -1 || ${#q} -ge 13 ]]
+}
+host_wait_for 20 uncapped && ok "the pinned VM has no CPU quota (its cores are its own)" ||
+	fail "pinned VM capped: $(host_virsh a schedinfo pinned --live | grep global_quota)"
+
 # --- memory protection: held bytes == libvirt soft limit == cgroup v1 file
 mem_held() { lease_field "$1" "next((i['held'] for i in l.get('items', []) if i['dim'] == 'mem'), None)" 2>/dev/null || true; }
 soft_kib() { host_virsh a memtune "$1" 2>/dev/null | awk '$1 == "soft_limit" { print $3 }'; }

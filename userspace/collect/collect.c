@@ -23,6 +23,10 @@
  *   net_*            BPF > netlink tap statistics (host rx = guest tx) >
  *                    libvirt interface stats (already guest view)
  *   *_pressure_some  cgroup v2 PSI "some avg10" only
+ *   *_stall_share    cgroup v2 PSI "some total" delta over the tick, only;
+ *                    clamped to 1 (the tick's timestamp is taken once and the
+ *                    files read a varying moment later, so a fully stalled
+ *                    tick may show a little more stall than it lasted)
  *
  * Each source keeps its own previous counters, so falling back from one to
  * another never mixes counters of different origins in one delta; a counter
@@ -67,6 +71,9 @@ enum ctr {
 	CTR_V2_WR_BYTES,
 	CTR_V2_RD_IOS,
 	CTR_V2_WR_IOS,
+	CTR_V2_PSI_CPU_USEC, /* PSI "some" total: stalled time, a counter */
+	CTR_V2_PSI_MEM_USEC,
+	CTR_V2_PSI_IO_USEC,
 	CTR_V1_RD_BYTES,
 	CTR_V1_WR_BYTES,
 	CTR_V1_RD_IOS,
@@ -96,6 +103,7 @@ enum ctr {
 	CTR_BPF_RECLAIM_NS,
 	NR_CTRS,
 };
+_Static_assert(NR_CTRS <= 64, "struct reading's have is a 64-bit mask of enum ctr");
 
 /* What failed for a VM, so each failure is logged once per VM. */
 enum fail {
@@ -262,10 +270,11 @@ static void read_cgroup_v2(struct collect *c, struct vm_state *st, const struct 
 	static const struct {
 		const char *file;
 		size_t offset;
+		enum ctr total;
 	} psi[] = {
-		{ "cpu.pressure", offsetof(struct reading, psi_cpu) },
-		{ "memory.pressure", offsetof(struct reading, psi_mem) },
-		{ "io.pressure", offsetof(struct reading, psi_io) },
+		{ "cpu.pressure", offsetof(struct reading, psi_cpu), CTR_V2_PSI_CPU_USEC },
+		{ "memory.pressure", offsetof(struct reading, psi_mem), CTR_V2_PSI_MEM_USEC },
+		{ "io.pressure", offsetof(struct reading, psi_io), CTR_V2_PSI_IO_USEC },
 	};
 	struct collect_io_counters io;
 	uint64_t vals[2];
@@ -302,14 +311,16 @@ static void read_cgroup_v2(struct collect *c, struct vm_state *st, const struct 
 			note_parse_fail(st, vm, FAIL_V2_IO, r, "io.stat");
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(psi); i++) {
+		uint64_t total_usec;
 		double v;
 
 		if (read_hier_file(c, st, vm, COLLECT_HIER_V2, psi[i].file, FAIL_V2_PSI, &len) < 0)
 			continue;
-		r = collect_parse_psi_some_avg10(c->buf, len, &v);
-		if (r >= 0)
+		r = collect_parse_psi_some(c->buf, len, &v, &total_usec);
+		if (r >= 0) {
 			*(double *)((char *)rd + psi[i].offset) = v;
-		else
+			set_ctr(rd, psi[i].total, total_usec);
+		} else
 			note_parse_fail(st, vm, FAIL_V2_PSI, r, psi[i].file);
 	}
 	if (!isnan(rd->mem_v2) || rd->have & (1ULL << CTR_V2_RD_BYTES))
@@ -684,6 +695,14 @@ static double rate(const struct vm_state *st, const struct reading *rd, enum ctr
 	return (double)(rd->v[i] - st->prev[i]) / dt_sec;
 }
 
+/* Stalled microseconds per second as a share of the interval, at most 1. */
+static double stall_share(double usec_per_sec)
+{
+	double v = usec_per_sec / 1e6;
+
+	return v > 1.0 ? 1.0 : v;
+}
+
 static void choose(double *field, uint32_t *sources, double v, enum collect_source src)
 {
 	if (isnan(*field) && !isnan(v)) {
@@ -758,6 +777,11 @@ static void build_sample(const struct vm_state *st, const struct reading *rd, do
 	choose(&s->cpu_pressure_some, src, rd->psi_cpu, COLLECT_SRC_CGROUP_V2);
 	choose(&s->mem_pressure_some, src, rd->psi_mem, COLLECT_SRC_CGROUP_V2);
 	choose(&s->io_pressure_some, src, rd->psi_io, COLLECT_SRC_CGROUP_V2);
+	choose(&s->cpu_stall_share, src, stall_share(r[CTR_V2_PSI_CPU_USEC]),
+	       COLLECT_SRC_CGROUP_V2);
+	choose(&s->mem_stall_share, src, stall_share(r[CTR_V2_PSI_MEM_USEC]),
+	       COLLECT_SRC_CGROUP_V2);
+	choose(&s->io_stall_share, src, stall_share(r[CTR_V2_PSI_IO_USEC]), COLLECT_SRC_CGROUP_V2);
 
 	choose(&s->cpu_preempt_ps, src, r[CTR_BPF_PREEMPTS], COLLECT_SRC_BPF);
 	choose(&s->kvm_exits_ps, src, r[CTR_BPF_KVM_EXITS], COLLECT_SRC_BPF);
@@ -776,6 +800,7 @@ static void sample_init(struct collect_sample *s, const struct hv_vm *vm, uint64
 	s->disk_rd_bps = s->disk_wr_bps = s->disk_rd_iops = s->disk_wr_iops = NAN;
 	s->net_rx_bps = s->net_tx_bps = NAN;
 	s->cpu_pressure_some = s->mem_pressure_some = s->io_pressure_some = NAN;
+	s->cpu_stall_share = s->mem_stall_share = s->io_stall_share = NAN;
 	s->cpu_preempt_ps = s->kvm_exits_ps = s->mem_faults_ps = s->mem_reclaim_stall = NAN;
 }
 

@@ -14,8 +14,9 @@
  * /proc/<pid>/task/<tid>/schedstat > libvirt. mem_bytes is anon + mapped
  * file memory (v2 memory.stat anon + file_mapped, v1 rss + mapped_file,
  * libvirt balloon.rss), i.e. what the VM has resident, without page cache.
- * A counter that went backwards gives NAN for one tick. collect.c has the
- * details and the reasons.
+ * A counter that went backwards gives NAN for one tick. PSI comes from the
+ * VM's own v2 group only: avg10 and, from the delta of "total", the share of
+ * the last tick stalled. collect.c has the details and the reasons.
  */
 #ifndef PRESCIENT_COLLECT_H
 #define PRESCIENT_COLLECT_H
@@ -55,6 +56,15 @@ struct collect_sample {
 	double cpu_pressure_some; /* PSI avg10 of the VM's cgroup, percent */
 	double mem_pressure_some;
 	double io_pressure_some;
+	/*
+	 * Share of the last interval some task of the VM's cgroup stalled
+	 * (PSI "some" total delta / elapsed), 0..1; NAN unmeasured, on the
+	 * first sample and after a counter reset. Unlike avg10 (a 10 s average
+	 * refreshed every 2 s) it reacts within one tick.
+	 */
+	double cpu_stall_share;
+	double mem_stall_share;
+	double io_stall_share;
 	/* Kernel signals only the BPF probes see (NAN without them). */
 	double cpu_preempt_ps;	  /* involuntary preemptions of the VM's threads per second */
 	double kvm_exits_ps;	  /* KVM exits per second (hardware virtualisation only) */

@@ -346,10 +346,16 @@ static int parse_psi_avg(struct span s, double *ret)
 	return 0;
 }
 
-static int parse_psi_line(struct span line, const char *kind, double *ret_avg10)
+/*
+ * "<kind> avg10=A avg60=B avg300=C total=N", fields in that order. total is
+ * the cumulative stall time in microseconds since the group was created.
+ */
+static int parse_psi_line(struct span line, const char *kind, double *ret_avg10,
+			  uint64_t *ret_total_usec)
 {
 	static const char *const keys[] = { "avg10", "avg60", "avg300", "total" };
 	struct span tok;
+	uint64_t total = 0;
 	double avg10 = 0;
 
 	if (!next_token(&line, ' ', &tok) || !span_eq(tok, kind))
@@ -357,7 +363,6 @@ static int parse_psi_line(struct span line, const char *kind, double *ret_avg10)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		size_t klen = strlen(keys[i]);
 		struct span val;
-		uint64_t total;
 		double avg;
 
 		if (!next_token(&line, ' ', &tok) || tok.n <= klen + 1 ||
@@ -372,27 +377,39 @@ static int parse_psi_line(struct span line, const char *kind, double *ret_avg10)
 	if (line.n != 0)
 		return -EINVAL;
 	*ret_avg10 = avg10;
+	*ret_total_usec = total;
+	return 0;
+}
+
+int collect_parse_psi_some(const char *buf, size_t len, double *ret_avg10, uint64_t *ret_total_usec)
+{
+	struct span line;
+	size_t pos = 0;
+	bool bad = false;
+	uint64_t some_total, full_total;
+	double some, full;
+
+	if (len > 512)
+		return -EFBIG;
+	if (!next_line(buf, len, &pos, &line, &bad) ||
+	    parse_psi_line(line, "some", &some, &some_total) < 0)
+		return -EINVAL;
+	/* cpu.pressure had no "full" line before 5.13; when present it must be well formed. */
+	if (next_line(buf, len, &pos, &line, &bad) &&
+	    parse_psi_line(line, "full", &full, &full_total) < 0)
+		return -EINVAL;
+	if (bad || pos < len)
+		return -EINVAL;
+	*ret_avg10 = some;
+	*ret_total_usec = some_total;
 	return 0;
 }
 
 int collect_parse_psi_some_avg10(const char *buf, size_t len, double *ret)
 {
-	struct span line;
-	size_t pos = 0;
-	bool bad = false;
-	double some, full;
+	uint64_t total;
 
-	if (len > 512)
-		return -EFBIG;
-	if (!next_line(buf, len, &pos, &line, &bad) || parse_psi_line(line, "some", &some) < 0)
-		return -EINVAL;
-	/* cpu.pressure had no "full" line before 5.13; when present it must be well formed. */
-	if (next_line(buf, len, &pos, &line, &bad) && parse_psi_line(line, "full", &full) < 0)
-		return -EINVAL;
-	if (bad || pos < len)
-		return -EINVAL;
-	*ret = some;
-	return 0;
+	return collect_parse_psi_some(buf, len, ret, &total);
 }
 
 int collect_parse_schedstat(const char *buf, size_t len, uint64_t *ret_run_ns,

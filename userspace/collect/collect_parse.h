@@ -48,7 +48,17 @@ int collect_parse_io_stat(const char *buf, size_t len, struct collect_io_counter
  */
 int collect_parse_blkio(const char *buf, size_t len, uint64_t *ret_read, uint64_t *ret_write);
 
-/* PSI file (cpu.pressure, memory.pressure, io.pressure): the "some" avg10, in percent. */
+/*
+ * PSI file (cpu.pressure, memory.pressure, io.pressure): the "some" line's
+ * avg10 in percent and its total, the cumulative time in microseconds that
+ * at least one task of the group stalled (a counter: the collector turns its
+ * delta into the share of the last tick stalled). A "full" line, when
+ * present, must be well formed too; nothing else may follow.
+ */
+int collect_parse_psi_some(const char *buf, size_t len, double *ret_avg10,
+			   uint64_t *ret_total_usec);
+
+/* The same, avg10 only. */
 int collect_parse_psi_some_avg10(const char *buf, size_t len, double *ret);
 
 /* /proc/<pid>/task/<tid>/schedstat: "run_ns wait_ns timeslices". */

@@ -288,9 +288,8 @@ static void manager_tick(struct manager *m)
 	manager_take_pending(m, &resync);
 	if (m->ticks > 0)
 		manager_hv_check(m);
-	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv) &&
-	    manager_vms_resync(m) >= 0)
-		manager_alloc_reconcile(m);
+	if ((resync || m->ticks == 0) && m->hv && m->hv_ops->connected(m->hv))
+		manager_vms_resync(m);
 	manager_vms_collect(m, start);
 	manager_safety_tick(m, start);
 	manager_vms_metrics_apply(m);

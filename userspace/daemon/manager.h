@@ -69,7 +69,13 @@ struct manager_vm_alloc {
 	bool pin_want;		   /* [vm NAME] pin = yes */
 	struct pool_cpuset pinned; /* the cores chosen for it, empty when none */
 	bool pin_applied;
+	bool pin_reapply;    /* a new QEMU or a restart: apply the pinning again */
+	bool pin_warned;     /* "no free cores" said once */
+	bool pin_dry_logged; /* dry-run: "would pin" said once */
 	int pin_error;
+	/* Unpinned VMs are kept off the cores pinned VMs reserved (manager_pin_isolate). */
+	bool isolated;
+	struct pool_cpuset isolated_to;
 	bool in_lease[STATE_NR_ALLOC_DIMS];
 	struct risk_dist want[STATE_NR_ALLOC_DIMS]; /* this step's request */
 	struct risk_dist held[STATE_NR_ALLOC_DIMS]; /* what the lease holds */
@@ -83,11 +89,18 @@ struct manager_vm_alloc {
 	double enforced[STATE_NR_ALLOC_DIMS];
 	const char *enforced_how[STATE_NR_ALLOC_DIMS];
 	int enforce_error[STATE_NR_ALLOC_DIMS];
-	bool refused, migrate;
+	/* What the ledger last granted: to tell a shrink or an unchanged request. */
+	enum pool_class booked_cls;
+	struct pool_cpuset booked_pinned;
+	bool booked_in[STATE_NR_ALLOC_DIMS];
+	double dry_enforced[STATE_NR_ALLOC_DIMS]; /* dry-run: what was said would be set */
+	bool refused; /* the last booking was refused: kept its lease, a migration candidate */
 	char reason[160];
 	uint64_t changed_usec;
 	/* The fast safety loop. */
 	struct safety_vm_state safety_state;
+	bool safety_migrate; /* starved with no room: flagged until it is not starved */
+	enum safety_why safety_why[SAFETY_NR_RES];
 	uint64_t safety_raises, safety_flags;
 	char safety_reason[160];
 	/* One value per forecast step, for the loadings. */
@@ -173,6 +186,7 @@ struct manager {
 	uint64_t ledger_saved_generation;
 	struct alloc_params alloc_params[POOL_NR_KINDS];
 	double machine_protect_bytes; /* memory.low of machine.slice in force, NAN when none */
+	struct pool_cpuset pin_taken; /* cores chosen in the booking pass under way */
 	/* The fast safety loop (manager_safety.c). */
 	struct safety_params safety_params;
 	struct safety_host_state safety_host;
@@ -210,6 +224,8 @@ void manager_alloc_step(struct manager *m, uint64_t now_usec);
 /* Every tick: checkpoints what the API changed, runs the safety loop. */
 void manager_alloc_tick(struct manager *m, uint64_t now_usec);
 void manager_machine_protect(struct manager *m);
+/* Pins unpinned VMs to machine.slice's CPUs minus those pinned VMs reserved. */
+void manager_pin_isolate(struct manager *m);
 
 /* manager_safety.c: PSI-driven raises and flags between forecast steps, every tick. */
 void manager_safety_configure(struct manager *m);

@@ -361,6 +361,28 @@ static double dim_max(const struct manager_vm *v, enum state_alloc_dim d)
  * (raise before the demand, give back with hysteresis). Without a forecast
  * yet, the demand is the latest use, held as it is.
  */
+static double dim_risk_bound(const struct manager *m, enum state_alloc_dim d)
+{
+	int idx = pool_dim_of_kind(&m->ledger_pool, alloc_dim_kind[d]);
+
+	return idx >= 0 ? m->ledger_pool.dims[idx].risk_bound : 0;
+}
+
+/*
+ * Before a VM has a forecast its demand is unknown: it holds what it uses
+ * now as its mean and the most it can use (vCPUs, memory size) as its upper
+ * bound, so a guaranteed VM is never under-reserved while its models warm up.
+ */
+static void dim_unknown(const struct manager_vm *v, enum state_alloc_dim d, struct risk_dist *ret)
+{
+	double used = dim_used(v, d), max = dim_max(v, d);
+	double x = isfinite(used) ? fmax(used, 0) : 0;
+
+	*ret = (struct risk_dist){ .mean = x, .upper = isfinite(max) ? fmax(max, x) : x };
+	if (isfinite(v->alloc.target[d]))
+		ret->upper = fmax(ret->upper, v->alloc.target[d]);
+}
+
 static void dim_decide(struct manager *m, struct manager_vm *v, enum state_alloc_dim d,
 		       struct risk_dist *ret)
 {
@@ -370,50 +392,39 @@ static void dim_decide(struct manager *m, struct manager_vm *v, enum state_alloc
 	struct alloc_decision dec;
 	struct alloc_input in;
 	uint32_t h = dim_forecast(v, d, fc);
-	double used = dim_used(v, d);
 
 	p.max = fmin(p.max, dim_max(v, d));
 	if (p.min > p.max)
 		p.min = p.max;
-	if (h == 0 || risk_dist_from_forecast(fc, h, p.lead_steps, ret) < 0) {
-		double x = isfinite(used) ? used : 0;
-
-		*ret = (struct risk_dist){ .mean = x, .upper = fmax(x, a->target[d]) };
-		if (!isfinite(ret->upper))
-			ret->upper = x;
-		return;
-	}
 	in = (struct alloc_input){
 		.current = a->target[d],
-		.used = used,
+		.used = dim_used(v, d),
 		.fc = fc,
 		.horizon = h,
 		.low_streak = a->low_streak[d],
 	};
-	if (alloc_decide(&p, &in, &dec) < 0) {
-		ret->upper = fmax(ret->upper, isfinite(a->target[d]) ? a->target[d] : 0);
+	if (h == 0 || alloc_decide(&p, &in, &dec) < 0 ||
+	    alloc_item_held(&p, fc, h, dec.target, a->loading[d], dim_risk_bound(m, d), ret) < 0) {
+		dim_unknown(v, d, ret);
 		return;
 	}
 	a->pending_target[d] = dec.target;
 	a->pending_streak[d] = dec.low_streak;
-	ret->upper = fmax(dec.target, ret->mean);
 }
 
 /* The CPU item follows the CPU plan: its target is the upper bound the lease holds. */
-static void cpu_item(struct manager_vm *v, uint32_t lead_steps, struct risk_dist *ret)
+static void cpu_item(struct manager *m, struct manager_vm *v, struct risk_dist *ret)
 {
+	const struct alloc_params *p = &m->alloc_params[POOL_KIND_CPU];
 	double target = v->cpu_pending ? v->cpu_decision.target_cores : v->cpu.cores;
-	double used = dim_used(v, STATE_ALLOC_CPU);
 	const struct state_forecast *f = &v->forecast[STATE_RES_CPU];
 
-	if (!f->valid || risk_dist_from_forecast(f->points, f->horizon, lead_steps, ret) < 0)
-		*ret = (struct risk_dist){ .mean = isfinite(used) ? used : 0 };
-	if (isfinite(target) && target > 0)
-		ret->upper = fmax(target, ret->mean);
-	else
-		ret->upper = fmax(ret->upper, dim_max(v, STATE_ALLOC_CPU));
-	if (!isfinite(ret->upper))
-		ret->upper = ret->mean;
+	if (!(isfinite(target) && target > 0))
+		target = dim_max(v, STATE_ALLOC_CPU); /* uncapped: it may use all its vCPUs */
+	if (!f->valid || !isfinite(target) ||
+	    alloc_item_held(p, f->points, f->horizon, target, v->alloc.loading[STATE_ALLOC_CPU],
+			    dim_risk_bound(m, STATE_ALLOC_CPU), ret) < 0)
+		dim_unknown(v, STATE_ALLOC_CPU, ret);
 }
 
 /* Free cores for a VM to pin: machine.slice's, not pinned by a lease, one NUMA node first. */
@@ -433,6 +444,8 @@ static int pin_choose(struct manager *m, const struct manager_vm *v, struct pool
 	for (size_t i = 0; i < n; i++)
 		if (leases[i].state <= LEASE_ACTIVE && strcmp(leases[i].holder, v->id.uuid))
 			pool_cpuset_or(&taken, &leases[i].admit.pinned);
+	/* Chosen by VMs before this one in the same pass, not booked yet. */
+	pool_cpuset_or(&taken, &m->pin_taken);
 	for (uint32_t node = 0; node <= p->n_nodes; node++) {
 		uint32_t got = 0;
 
@@ -464,19 +477,26 @@ static void vm_request_build(struct manager *m, struct manager_vm *v, struct adm
 	a->cls = config_vm_class(&m->cfg, v->id.name, v->id.uuid);
 	a->pin_want = config_vm_pin(&m->cfg, v->id.name, v->id.uuid);
 	req.cls = a->cls;
-	if (a->pin_want) {
-		if (pool_cpuset_count(&a->pinned) != v->id.nr_vcpus)
-			memset(&a->pinned, 0, sizeof(a->pinned));
-		if (!pool_cpuset_count(&a->pinned)) {
-			r = pin_choose(m, v, &a->pinned);
-			if (r < 0)
-				log_warning_errno(r,
-						  "alloc: no %u free cores to pin %s to in "
-						  "machine.slice's CPUs: %m; it runs unpinned",
-						  v->id.nr_vcpus, v->id.name);
-		}
+	/* Cores no longer all in machine.slice's set, or of another vCPU count: choose again. */
+	if (pool_cpuset_count(&a->pinned) &&
+	    (!pool_cpuset_is_subset(&a->pinned, &m->ledger_pool.machine_cpus) ||
+	     (a->pin_want && pool_cpuset_count(&a->pinned) != v->id.nr_vcpus)) &&
+	    !a->pin_applied)
+		memset(&a->pinned, 0, sizeof(a->pinned));
+	if (a->pin_want && !pool_cpuset_count(&a->pinned)) {
+		r = pin_choose(m, v, &a->pinned);
+		if (r < 0 && !a->pin_warned)
+			log_warning_errno(r,
+					  "alloc: no %u free cores to pin %s to in machine.slice's "
+					  "CPUs: %m; it runs unpinned until cores free up",
+					  v->id.nr_vcpus, v->id.name);
+		a->pin_warned = r < 0;
+	}
+	/* pin = no: the cores stay held until the unpin is done. */
+	if (a->pin_want || a->pin_applied) {
 		req.pinned = a->pinned;
-	} else if (!a->pin_applied) {
+		pool_cpuset_or(&m->pin_taken, &a->pinned);
+	} else {
 		memset(&a->pinned, 0, sizeof(a->pinned));
 	}
 	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {
@@ -490,7 +510,7 @@ static void vm_request_build(struct manager *m, struct manager_vm *v, struct adm
 		if (d == STATE_ALLOC_CPU && pool_cpuset_count(&req.pinned))
 			continue;
 		if (d == STATE_ALLOC_CPU)
-			cpu_item(v, m->alloc_params[POOL_KIND_CPU].lead_steps, &dist);
+			cpu_item(m, v, &dist);
 		else
 			dim_decide(m, v, d, &dist);
 		if (!isfinite(dist.mean) || !isfinite(dist.upper))
@@ -507,42 +527,101 @@ static void vm_request_build(struct manager *m, struct manager_vm *v, struct adm
 	*ret = req;
 }
 
-/* Whether req holds no more than the VM's lease holds now on every dimension. */
+/*
+ * Whether req asks no more than the VM's lease holds now on any dimension:
+ * mean, spread and upper bound each (what is held whole and what joins the
+ * risk-pooled sum both follow from them), and no new pinned core.
+ */
 static bool request_shrinks(const struct manager *m, const struct manager_vm *v,
 			    const struct admit_request *req)
 {
-	if (!v->alloc.lease_id)
+	const struct manager_vm_alloc *a = &v->alloc;
+
+	if (!a->lease_id || req->cls != a->booked_cls ||
+	    !pool_cpuset_is_subset(&req->pinned, &a->booked_pinned))
 		return false;
 	for (uint32_t i = 0; i < req->n_items; i++) {
 		const struct pool_dim *pd = &m->ledger_pool.dims[req->items[i].dim];
+		const struct risk_dist *x = &req->items[i].demand, *h;
 		int d;
 
 		for (d = 0; d < STATE_NR_ALLOC_DIMS; d++)
 			if (alloc_dim_kind[d] == pd->kind)
 				break;
-		if (d == STATE_NR_ALLOC_DIMS)
+		if (d == STATE_NR_ALLOC_DIMS || !a->booked_in[d])
 			return false;
-		if (admit_item_held(pd, req->cls, &req->items[i].demand) >
-		    admit_item_held(pd, req->cls, &v->alloc.held[d]) + 1e-9)
+		h = &a->held[d];
+		if (x->mean > h->mean + 1e-9 || x->sd > h->sd + 1e-9 || x->upper > h->upper + 1e-9)
 			return false;
 	}
 	return true;
 }
 
-/* A live lease of this VM in the ledger (restored, or reserved for it by a peer); 0 if none. */
-static uint64_t lease_find_live(struct manager *m, const char *uuid)
+/* Within 1 % of what is booked on every item: not worth a new generation and a checkpoint. */
+static bool request_unchanged(const struct manager *m, const struct manager_vm *v,
+			      const struct admit_request *req)
+{
+	const struct manager_vm_alloc *a = &v->alloc;
+	uint32_t n = 0;
+
+	if (!a->lease_id || req->cls != a->booked_cls ||
+	    memcmp(&req->pinned, &a->booked_pinned, sizeof(req->pinned)))
+		return false;
+	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++)
+		n += a->booked_in[d];
+	if (n != req->n_items)
+		return false;
+	for (uint32_t i = 0; i < req->n_items; i++) {
+		const struct pool_dim *pd = &m->ledger_pool.dims[req->items[i].dim];
+		const struct risk_dist *x = &req->items[i].demand, *h;
+		int d;
+
+		for (d = 0; d < STATE_NR_ALLOC_DIMS; d++)
+			if (alloc_dim_kind[d] == pd->kind)
+				break;
+		if (d == STATE_NR_ALLOC_DIMS || !a->booked_in[d])
+			return false;
+		h = &a->held[d];
+		if (fabs(x->mean - h->mean) > 0.01 * fabs(h->mean) + 1e-9 ||
+		    fabs(x->sd - h->sd) > 0.01 * fabs(h->sd) + 1e-9 ||
+		    fabs(x->upper - h->upper) > 0.01 * fabs(h->upper) + 1e-9 ||
+		    fabs(x->loading - h->loading) > 0.05)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A live lease of this VM in the ledger (restored from the checkpoint, or
+ * reserved for it by a peer); 0 if none. Its cores become the VM's, so a
+ * restart neither picks other cores nor forgets to unpin on pin = no.
+ */
+static uint64_t lease_find_live(struct manager *m, struct manager_vm *v)
 {
 	_cleanup_free_ struct lease *leases = NULL;
+	const struct lease *best = NULL;
 	size_t n = 0;
-	uint64_t g, id = 0;
+	uint64_t g;
 
 	if (ledger_leases_get(m->ledger, &leases, &n, &g) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (leases[i].state <= LEASE_ACTIVE && !strcmp(leases[i].holder, uuid) &&
-		    leases[i].id > id)
-			id = leases[i].id;
-	return id;
+		if (leases[i].state <= LEASE_ACTIVE && !strcmp(leases[i].holder, v->id.uuid) &&
+		    (!best || leases[i].id > best->id))
+			best = &leases[i];
+	if (!best)
+		return 0;
+	/* Any other live lease of the same VM would be held twice: only one stays. */
+	for (size_t i = 0; i < n; i++)
+		if (&leases[i] != best && leases[i].state <= LEASE_ACTIVE &&
+		    !strcmp(leases[i].holder, v->id.uuid))
+			ledger_release(m->ledger, leases[i].id, util_realtime_usec());
+	if (pool_cpuset_count(&best->admit.pinned) && !pool_cpuset_count(&v->alloc.pinned)) {
+		v->alloc.pinned = best->admit.pinned;
+		v->alloc.pin_applied = true; /* as it was: re-applied or undone from here */
+		v->alloc.pin_reapply = true;
+	}
+	return best->id;
 }
 
 /* Offers, confirms and activates a new lease for a running VM, or amends its lease. */
@@ -553,7 +632,7 @@ static int lease_book(struct manager *m, struct manager_vm *v, const struct admi
 	int r = -ESTALE;
 
 	if (!a->lease_id)
-		a->lease_id = lease_find_live(m, v->id.uuid);
+		a->lease_id = lease_find_live(m, v);
 	for (int k = 0; k < STALE_RETRIES && r == -ESTALE; k++) {
 		uint64_t g = ledger_generation(m->ledger);
 
@@ -582,37 +661,42 @@ static int lease_book(struct manager *m, struct manager_vm *v, const struct admi
 	return r;
 }
 
-static void vm_refused(struct manager *m, struct manager_vm *v, int r,
-		       const struct admit_explanation *ex)
+static void vm_refused(struct manager_vm *v, int r, const struct admit_explanation *ex,
+		       const struct admit_request *req)
 {
 	struct manager_vm_alloc *a = &v->alloc;
-	char reason[sizeof(a->reason)];
 
 	if (r == -ENOSPC)
-		snprintf(reason, sizeof(reason), "raise refused: %.140s", ex->reason);
+		snprintf(a->reason, sizeof(a->reason), "raise refused: %.140s", ex->reason);
 	else
-		snprintf(reason, sizeof(reason), "lease not booked: %s", strerror(-r));
-	if (!a->refused || strcmp(reason, a->reason))
+		snprintf(a->reason, sizeof(a->reason), "lease not booked: %s", strerror(-r));
+	if (!a->refused)
 		log_warning("alloc: %s keeps its allocation, %s; a migration candidate "
 			    "('prescientctl reservations explain %s')",
-			    v->id.name, reason, v->id.name);
+			    v->id.name, a->reason, v->id.name);
+	else
+		log_debug("alloc: %s still refused: %s", v->id.name, a->reason);
 	a->refused = true;
-	a->migrate = true;
-	util_strlcpy(a->reason, reason, sizeof(a->reason));
+	/* Cores it chose but did not get are chosen again next step. */
+	if (!a->pin_applied && pool_cpuset_count(&req->pinned) &&
+	    !pool_cpuset_is_subset(&req->pinned, &a->booked_pinned))
+		memset(&a->pinned, 0, sizeof(a->pinned));
 }
 
 /* The booked request becomes the VM's: what its lease holds, and the pending targets. */
-static void vm_granted(struct manager_vm *v, uint64_t now_mono)
+static void vm_granted(struct manager_vm *v, const struct admit_request *req, uint64_t now_mono)
 {
 	struct manager_vm_alloc *a = &v->alloc;
 
 	if (a->refused)
 		log_info("alloc: %s's request fits the pool again", v->id.name);
 	a->refused = false;
-	a->migrate = false;
 	a->reason[0] = '\0';
 	a->changed_usec = now_mono;
+	a->booked_cls = req->cls;
+	a->booked_pinned = req->pinned;
 	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {
+		a->booked_in[d] = a->in_lease[d];
 		a->held[d] = a->in_lease[d] ? a->want[d] : (struct risk_dist){ 0 };
 		if (d == STATE_ALLOC_CPU || !isfinite(a->pending_target[d]))
 			continue;
@@ -629,41 +713,56 @@ static int class_rank(const struct admit_request *req, bool shrinks)
 	return 1 + (int)req->cls;
 }
 
-/* Books every VM's request in the ledger and enforces what was granted. */
-static void alloc_book_all(struct manager *m, uint64_t now_mono)
+/* Books one VM's request (unless unchanged) and enforces what it holds. */
+static void vm_book(struct manager *m, struct manager_vm *v, const struct admit_request *req,
+		    uint64_t now, uint64_t now_mono)
+{
+	struct admit_explanation ex = { 0 };
+	int r;
+
+	if (request_unchanged(m, v, req)) {
+		v->alloc.refused = false;
+	} else {
+		r = lease_book(m, v, req, now, &ex);
+		if (r < 0)
+			vm_refused(v, r, &ex, req);
+		else
+			vm_granted(v, req, now_mono);
+	}
+	manager_vm_enforce(m, v, now_mono);
+}
+
+/*
+ * Books the requests of the VMs selected (all, or only those without a
+ * lease) in the order alloc.h gives, and enforces what was granted.
+ */
+static void alloc_book(struct manager *m, uint64_t now_mono, bool only_new)
 {
 	_cleanup_free_ struct admit_request *reqs = NULL;
 	_cleanup_free_ int *rank = NULL;
 	uint64_t now = util_realtime_usec();
+	size_t n = m->n_vms ? m->n_vms : 1;
 
-	reqs = calloc(m->n_vms ? m->n_vms : 1, sizeof(*reqs));
-	rank = calloc(m->n_vms ? m->n_vms : 1, sizeof(*rank));
+	reqs = calloc(n, sizeof(*reqs));
+	rank = calloc(n, sizeof(*rank));
 	if (!reqs || !rank)
 		return;
+	memset(&m->pin_taken, 0, sizeof(m->pin_taken));
 	for (size_t i = 0; i < m->n_vms; i++) {
 		struct manager_vm *v = m->vms[i];
 
+		rank[i] = -1;
+		if (only_new && v->alloc.lease_id)
+			continue;
 		for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++)
 			v->alloc.pending_target[d] = NAN;
 		vm_request_build(m, v, &reqs[i]);
 		rank[i] = class_rank(&reqs[i], request_shrinks(m, v, &reqs[i]));
 	}
 	for (int pass = 0; pass <= 1 + POOL_NR_CLASSES; pass++)
-		for (size_t i = 0; i < m->n_vms; i++) {
-			struct manager_vm *v = m->vms[i];
-			struct admit_explanation ex = { 0 };
-			int r;
-
-			if (rank[i] != pass)
-				continue;
-			r = lease_book(m, v, &reqs[i], now, &ex);
-			if (r < 0) {
-				vm_refused(m, v, r, &ex);
-			} else {
-				vm_granted(v, now_mono);
-			}
-			manager_vm_enforce(m, v, now_mono);
-		}
+		for (size_t i = 0; i < m->n_vms; i++)
+			if (rank[i] == pass)
+				vm_book(m, m->vms[i], &reqs[i], now, now_mono);
 }
 
 static void alloc_params_from_config(struct manager *m)
@@ -698,24 +797,36 @@ void manager_alloc_step(struct manager *m, uint64_t now_mono)
 	manager_alloc_pool_sync(m);
 	ledger_expire(m->ledger, util_realtime_usec());
 	loadings_estimate(m);
-	alloc_book_all(m, now_mono);
+	alloc_book(m, now_mono, false);
+	manager_pin_isolate(m);
 	manager_machine_protect(m);
 	ledger_save(m);
 }
 
 void manager_alloc_tick(struct manager *m, uint64_t now_mono)
 {
-	bool save;
+	bool save, any_new = false;
 
-	(void)now_mono;
 	if (!m->ledger)
 		return;
 	pthread_mutex_lock(&m->pending_lock);
 	save = m->pending_ledger_save;
 	m->pending_ledger_save = false;
 	pthread_mutex_unlock(&m->pending_lock);
-	if (save) {
-		m->ledger_dirty = true;
-		ledger_save(m);
+	/*
+	 * A VM gets its lease the tick it is first listed, not a forecast step
+	 * later: until then peers could reserve what it already uses.
+	 */
+	for (size_t i = 0; i < m->n_vms && !any_new; i++)
+		any_new = !m->vms[i]->alloc.lease_id;
+	if (any_new) {
+		manager_alloc_pool_sync(m);
+		alloc_book(m, now_mono, true);
+		manager_pin_isolate(m);
+		manager_machine_protect(m);
 	}
+	if (save)
+		m->ledger_dirty = true;
+	/* Safety raises, releases, reconcile: on disk within a tick (a no-op when unchanged). */
+	ledger_save(m);
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "enforce.h"
 #include "log.h"
 #include "manager.h"
@@ -131,16 +132,24 @@ static void vm_mem_enforce(struct manager *m, struct manager_vm *v)
 	if (!m->cfg.mem_manage && !isfinite(a->enforced[STATE_ALLOC_MEM]))
 		return; /* never protected: nothing to undo */
 	if (m->cfg.dry_run) {
-		log_info("alloc: dry-run: would protect %.0f MiB of %s's memory", want / 1048576,
-			 v->id.name);
+		if (protect_changed(a->dry_enforced[STATE_ALLOC_MEM], want))
+			log_info("alloc: dry-run: would protect %.0f MiB of %s's memory",
+				 want / 1048576, v->id.name);
+		a->dry_enforced[STATE_ALLOC_MEM] = want;
 		a->enforced_how[STATE_ALLOC_MEM] = "dry-run";
 		return;
 	}
+	a->dry_enforced[STATE_ALLOC_MEM] = NAN;
 	if (v->id.cgroup_memory[0]) {
-		/* cgroup v1: no protection file; libvirt's soft limit is the nearest. */
+		/*
+		 * cgroup v1: no protection file; libvirt's soft limit is the
+		 * nearest (reclaim takes from groups above theirs first). Best
+		 * effort gets one page: it is reclaimed first, not last. The
+		 * operator's hard limit is left as it is.
+		 */
 		r = enforce_mem_tune_apply(m->hv_ops, m->hv, &v->id,
-					   want > 0 ? (uint64_t)want : UINT64_MAX, UINT64_MAX,
-					   false);
+					   want > 0 ? (uint64_t)want : (uint64_t)PROTECT_PAGE_BYTES,
+					   0, false);
 		how = "libvirt soft_limit (v1)";
 	} else {
 		r = mem_protect_v2(m, v, want, &how);
@@ -176,7 +185,11 @@ static void vm_pin_enforce(struct manager *m, struct manager_vm *v)
 	char list[128] = "";
 	int r;
 
-	if (!a->pin_want || a->pin_applied || !pool_cpuset_count(&a->pinned) || a->refused)
+	if (!a->pin_want || !pool_cpuset_count(&a->pinned) || a->refused ||
+	    !pool_cpuset_is_subset(&a->pinned, &a->booked_pinned) ||
+	    (a->pin_applied && !a->pin_reapply))
+		return;
+	if (m->cfg.dry_run && a->pin_dry_logged)
 		return;
 	cpuset_to_enforce(&a->pinned, &cores);
 	cpuset_to_enforce(&m->ledger_pool.machine_cpus, &effective);
@@ -188,9 +201,13 @@ static void vm_pin_enforce(struct manager *m, struct manager_vm *v)
 				  v->id.name, list);
 		return;
 	}
-	if (!m->cfg.dry_run)
-		log_info("alloc: %s pinned to its reserved cores %s", v->id.name, list);
-	a->pin_applied = !m->cfg.dry_run;
+	a->pin_dry_logged = m->cfg.dry_run;
+	if (m->cfg.dry_run)
+		return;
+	log_info("alloc: %s pinned to its reserved cores %s", v->id.name, list);
+	a->pin_applied = true;
+	a->pin_reapply = false;
+	a->isolated = false;
 }
 
 /*
@@ -253,18 +270,22 @@ void manager_machine_protect(struct manager *m)
 	char *slash;
 	int r;
 
-	if (!m->ledger || !m->cfg.mem_manage || m->cfg.dry_run)
+	if (!m->ledger || m->cfg.dry_run)
 		return;
+	if (!m->cfg.mem_manage && !isfinite(m->machine_protect_bytes))
+		return; /* never set: nothing to undo */
 	for (size_t i = 0; i < m->n_vms; i++) {
 		const struct manager_vm *v = m->vms[i];
 
 		if (v->id.cgroup_memory[0] || !v->id.cgroup_v2[0])
 			continue; /* cgroup v1 or unknown: no parent protection to give */
-		if (isfinite(v->alloc.enforced[STATE_ALLOC_MEM]))
+		if (m->cfg.mem_manage && isfinite(v->alloc.enforced[STATE_ALLOC_MEM]))
 			sum += v->alloc.enforced[STATE_ALLOC_MEM];
 		any = v;
 	}
-	if (!any || !protect_changed(m->machine_protect_bytes, sum))
+	/* Raised at once (a child's protection counts only up to it), lowered with hysteresis. */
+	if (!any || (isfinite(m->machine_protect_bytes) && sum <= m->machine_protect_bytes &&
+		     !protect_changed(m->machine_protect_bytes, sum)))
 		return;
 	if (vm_memory_target(any, unit, sizeof(unit), path, sizeof(path)) < 0)
 		return;
@@ -286,4 +307,92 @@ void manager_machine_protect(struct manager *m)
 	log_info("alloc: memory protection of %s set to %.0f MiB, the sum of its VMs'", path,
 		 sum / 1048576);
 	m->machine_protect_bytes = sum;
+}
+
+/* The cores leases pinned, as the ledger holds them. */
+static int pinned_cores(struct manager *m, struct pool_cpuset *ret)
+{
+	_cleanup_free_ struct lease *leases = NULL;
+	size_t n = 0;
+	uint64_t g;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = ledger_leases_get(m->ledger, &leases, &n, &g);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (leases[i].state <= LEASE_ACTIVE)
+			pool_cpuset_or(ret, &leases[i].admit.pinned);
+	return 0;
+}
+
+static int vm_pin_all(struct manager *m, const struct manager_vm *v, const struct pool_cpuset *set)
+{
+	struct hv_cpumap map = { 0 };
+	int r = 0;
+
+	for (uint32_t c = 0; c < POOL_MAX_CPUS && c < HV_CPUMAP_WORDS * 64; c++)
+		if (pool_cpuset_test(set, c))
+			hv_cpumap_set(&map, c);
+	if (!m->hv || !m->hv_ops->pin_vcpu || !m->hv_ops->pin_emulator)
+		return -ENOTCONN;
+	for (uint32_t i = 0; r >= 0 && i < v->id.nr_vcpus; i++)
+		r = m->hv_ops->pin_vcpu(m->hv, v->id.uuid, i, &map);
+	if (r >= 0)
+		r = m->hv_ops->pin_emulator(m->hv, v->id.uuid, &map);
+	return r;
+}
+
+/*
+ * Pinned cores are never overcommitted: every VM that is not pinned itself
+ * runs on machine.slice's CPUs minus the cores pinned VMs reserved, set
+ * again whenever that set changes. When no core is pinned any more, the
+ * VMs prescient confined float over machine.slice's CPUs again.
+ */
+void manager_pin_isolate(struct manager *m)
+{
+	struct pool_cpuset pinned, allowed;
+	char list[128] = "";
+
+	if (!m->ledger || pinned_cores(m, &pinned) < 0)
+		return;
+	allowed = m->ledger_pool.machine_cpus;
+	for (uint32_t w = 0; w < POOL_CPUSET_WORDS; w++)
+		allowed.bits[w] &= ~pinned.bits[w];
+	if (!pool_cpuset_count(&allowed))
+		return; /* every core pinned: leave the others where they are, said by admission */
+	pool_cpuset_format(&allowed, list, sizeof(list));
+	for (size_t i = 0; i < m->n_vms; i++) {
+		struct manager_vm *v = m->vms[i];
+		struct manager_vm_alloc *a = &v->alloc;
+		bool confine = pool_cpuset_count(&pinned) > 0;
+		int r;
+
+		if (a->pin_want || a->pin_applied || v->id.nr_vcpus == 0)
+			continue;
+		if (confine ? (a->isolated && !memcmp(&a->isolated_to, &allowed, sizeof(allowed)))
+			    : !a->isolated)
+			continue;
+		if (m->cfg.dry_run) {
+			if (!a->pin_dry_logged)
+				log_info("alloc: dry-run: would keep %s on cores %s", v->id.name,
+					 confine ? list : "of machine.slice");
+			a->pin_dry_logged = true;
+			continue;
+		}
+		r = vm_pin_all(m, v, confine ? &allowed : &m->ledger_pool.machine_cpus);
+		if (r < 0) {
+			log_warning_errno(r,
+					  "alloc: cannot keep %s off the pinned cores: %m; "
+					  "retrying next step",
+					  v->id.name);
+			continue;
+		}
+		a->isolated = confine;
+		a->isolated_to = allowed;
+		log_info("alloc: %s runs on cores %s%s", v->id.name,
+			 confine ? list : "of machine.slice",
+			 confine ? " (kept off the cores pinned VMs reserved)" : "");
+	}
 }

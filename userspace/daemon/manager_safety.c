@@ -83,6 +83,10 @@ static void vm_signals(const struct manager *m, const struct manager_vm *v, cons
 {
 	const struct collect_sample *s = vm_last_sample(v);
 	const struct manager_vm_alloc *a = &v->alloc;
+	/* The CPU plan's ceiling: a raise beyond it would be lowered at the next step. */
+	double cpu_max = m->cfg.cpu_max_cores > 0 ? m->cfg.cpu_max_cores
+			 : v->id.nr_vcpus	  ? v->id.nr_vcpus + MANAGER_CPU_EMULATOR_ALLOWANCE
+						  : INFINITY;
 
 	*ret = (struct safety_vm){ .cls = a->cls, .lease = lease, .state = a->safety_state };
 	for (int r = 0; r < SAFETY_NR_RES; r++)
@@ -98,9 +102,9 @@ static void vm_signals(const struct manager *m, const struct manager_vm *v, cons
 		.dim = v->cpu.managed ? lease_dim(lease, pool, POOL_KIND_CPU) : SAFETY_DIM_NONE,
 		.used = s->cpu_cores,
 		.alloc = v->cpu.managed ? v->cpu.cores : NAN,
-		.max = v->id.nr_vcpus ? v->id.nr_vcpus + MANAGER_CPU_EMULATOR_ALLOWANCE : INFINITY,
+		.max = cpu_max,
 		.psi_some = s->cpu_pressure_some,
-		.psi_share = NAN,
+		.psi_share = s->cpu_stall_share,
 	};
 	ret->sig[SAFETY_RES_MEM] = (struct safety_signal){
 		.dim = m->cfg.mem_manage ? lease_dim(lease, pool, POOL_KIND_MEM) : SAFETY_DIM_NONE,
@@ -108,7 +112,7 @@ static void vm_signals(const struct manager *m, const struct manager_vm *v, cons
 		.alloc = a->target[STATE_ALLOC_MEM],
 		.max = v->id.max_memory_kib ? (double)v->id.max_memory_kib * 1024 : INFINITY,
 		.psi_some = s->mem_pressure_some,
-		.psi_share = NAN,
+		.psi_share = s->mem_stall_share,
 	};
 	/* No I/O cap is enforced: a starved disk can only be flagged. */
 	ret->sig[SAFETY_RES_IO] = (struct safety_signal){
@@ -117,24 +121,26 @@ static void vm_signals(const struct manager *m, const struct manager_vm *v, cons
 		.alloc = NAN,
 		.max = INFINITY,
 		.psi_some = s->io_pressure_some,
-		.psi_share = NAN,
+		.psi_share = s->io_stall_share,
 	};
 }
 
-/* The VM's hidden demand goes into this step's mean in place of what the cap let it use. */
-static void vm_feed_misses(struct manager_vm *v, const struct safety_vm_decision *d)
+/*
+ * The VM's hidden CPU demand goes into this step's mean in place of what the
+ * cap let it use. Only CPU: a cap stalls CPU time in proportion, while memory
+ * pressure says nothing of how much more memory would end it (the raise
+ * itself carries that). Only for a sample taken this tick.
+ */
+static void vm_feed_misses(struct manager_vm *v, const struct safety_vm_decision *d,
+			   uint64_t now_mono, uint64_t interval_usec)
 {
-	static const int res_of[SAFETY_NR_RES] = { STATE_RES_CPU, STATE_RES_MEM, -1 };
+	const struct safety_miss *miss = &d->res[SAFETY_RES_CPU].miss;
+	const struct collect_sample *s = vm_last_sample(v);
 
-	for (int r = 0; r < SAFETY_NR_RES; r++) {
-		const struct safety_miss *miss = &d->res[r].miss;
-		int res = res_of[r];
-
-		if (!miss->valid || res < 0 || v->step_n[res] == 0 || !isfinite(miss->estimate) ||
-		    !isfinite(miss->censored))
-			continue;
-		v->step_sum[res] += miss->estimate - miss->censored;
-	}
+	if (!miss->valid || !s || s->t_usec + interval_usec / 2 < now_mono ||
+	    v->step_n[STATE_RES_CPU] == 0 || !isfinite(miss->estimate) || !isfinite(miss->censored))
+		return;
+	v->step_sum[STATE_RES_CPU] += miss->estimate - miss->censored;
 }
 
 /* Applies the raises of a booked decision; the lease now holds the amended request. */
@@ -177,20 +183,38 @@ static void vm_raise_apply(struct manager *m, struct manager_vm *v,
 			a->held[STATE_ALLOC_MEM] = d->amended.items[i].demand;
 	}
 	manager_vm_enforce(m, v, now_mono);
+	/* A VM's memory.low counts only up to its parent's. */
+	manager_machine_protect(m);
 }
 
+/*
+ * A flag is logged when it starts or its cause changes, not every cool-down;
+ * it stays up until the VM is no longer starved. It is kept apart from the
+ * booking's refusal, which every step clears or sets on its own.
+ */
 static void vm_flag(struct manager_vm *v, const struct safety_vm_decision *d)
 {
 	struct manager_vm_alloc *a = &v->alloc;
+	bool starved = false;
 
 	for (int r = 0; r < SAFETY_NR_RES; r++) {
-		if (d->res[r].action != SAFETY_FLAG_MIGRATE)
+		const struct safety_res_decision *rd = &d->res[r];
+
+		if (rd->why != SAFETY_WHY_OK && rd->why != SAFETY_WHY_PENDING)
+			starved = true;
+		if (rd->action != SAFETY_FLAG_MIGRATE)
 			continue;
-		if (!a->migrate || strcmp(a->safety_reason, d->res[r].reason))
-			log_warning("safety: %s", d->res[r].reason);
-		util_strlcpy(a->safety_reason, d->res[r].reason, sizeof(a->safety_reason));
+		if (!a->safety_migrate || a->safety_why[r] != rd->why)
+			log_warning("safety: %s", rd->reason);
+		a->safety_why[r] = rd->why;
+		util_strlcpy(a->safety_reason, rd->reason, sizeof(a->safety_reason));
 		a->safety_flags++;
-		a->migrate = true;
+		a->safety_migrate = true;
+	}
+	if (!starved && a->safety_migrate) {
+		log_info("safety: %s is no longer starved", v->id.name);
+		a->safety_migrate = false;
+		memset(a->safety_why, 0, sizeof(a->safety_why));
 	}
 }
 
@@ -217,6 +241,8 @@ static int safety_run(struct manager *m, uint64_t now_mono)
 	size_t n_leases = 0;
 	int r;
 
+	/* Offers past their TTL give their room back before the room is measured. */
+	ledger_expire(m->ledger, util_realtime_usec());
 	r = ledger_pool_get(m->ledger, &pool, &gen);
 	if (r >= 0)
 		r = ledger_leases_get(m->ledger, &leases, &n_leases, &gen2);
@@ -251,8 +277,13 @@ static int safety_run(struct manager *m, uint64_t now_mono)
 		struct manager_vm *v = m->vms[i];
 		struct admit_explanation ex;
 
-		vm_feed_misses(v, &decs[i]);
-		if (decs[i].amend) {
+		vm_feed_misses(v, &decs[i], now_mono, m->cfg.collect_interval_usec);
+		if (decs[i].amend && m->cfg.dry_run) {
+			for (int k = 0; k < SAFETY_NR_RES; k++)
+				if (decs[i].res[k].action == SAFETY_RAISE)
+					log_info("safety: dry-run: would act: %s",
+						 decs[i].res[k].reason);
+		} else if (decs[i].amend) {
 			r = ledger_amend(m->ledger, v->alloc.lease_id, &decs[i].amended, gen,
 					 util_realtime_usec(), &ex);
 			if (r < 0) {
@@ -264,8 +295,7 @@ static int safety_run(struct manager *m, uint64_t now_mono)
 			gen = ledger_generation(m->ledger);
 			vm_raise_apply(m, v, &decs[i], now_mono);
 		}
-		if (decs[i].flag_migrate)
-			vm_flag(v, &decs[i]);
+		vm_flag(v, &decs[i]);
 		v->alloc.safety_state = decs[i].state;
 	}
 	return 0;

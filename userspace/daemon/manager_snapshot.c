@@ -44,7 +44,7 @@ static void alloc_fill(const struct manager *m, const struct manager_vm *v,
 	if (pool_cpuset_format(&a->pinned, out->pinned, sizeof(out->pinned)) < 0)
 		util_strlcpy(out->pinned, "...", sizeof(out->pinned));
 	out->refused = a->refused;
-	out->migrate = a->migrate;
+	out->migrate = a->refused || a->safety_migrate;
 	util_strlcpy(out->reason, a->reason, sizeof(out->reason));
 	out->changed_usec = a->changed_usec;
 	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {

@@ -208,6 +208,7 @@ static int vm_add(struct manager *m, const struct hv_vm *id)
 	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {
 		v->alloc.target[d] = v->alloc.pending_target[d] = NAN;
 		v->alloc.enforced[d] = NAN;
+		v->alloc.dry_enforced[d] = NAN;
 	}
 	vm_restore(m, v);
 	m->vms[m->n_vms++] = v;
@@ -275,14 +276,22 @@ int manager_vms_resync(struct manager *m)
 						    list[i].name);
 			continue;
 		}
-		if (v->id.qemu_pid != list[i].qemu_pid)
-			v->cpu_tune_read = false; /* a new QEMU: its tuning starts afresh */
+		if (v->id.qemu_pid != list[i].qemu_pid) {
+			/* A new QEMU: its tuning, pinning and protection start afresh. */
+			v->cpu_tune_read = false;
+			v->alloc.pin_applied = false;
+			v->alloc.isolated = false;
+			for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++)
+				v->alloc.enforced[d] = NAN;
+		}
 		vm_identity_update(&v->id, &list[i]);
 		v->listed = true;
 	}
 	for (size_t i = m->n_vms; i-- > 0;)
 		if (!m->vms[i]->listed)
 			vm_remove_at(m, i);
+	/* The first full listing after a start says which restored leases have no VM. */
+	manager_alloc_reconcile(m);
 	return r;
 }
 
@@ -498,7 +507,7 @@ static void vm_cpu_read_tune(struct manager *m, struct manager_vm *v)
  * while the operator believes it free. Unlimited, not "what it had before":
  * after a restart the daemon cannot tell an operator's quota from its own.
  */
-static void vm_cpu_release(struct manager *m, struct manager_vm *v)
+static void vm_cpu_release(struct manager *m, struct manager_vm *v, const char *why)
 {
 	struct hv_cpu_tune tune = { .period_us = m->cfg.cpu_period_usec, .quota_us = -1 };
 	int r = 0;
@@ -506,8 +515,7 @@ static void vm_cpu_release(struct manager *m, struct manager_vm *v)
 	if (!v->cpu.managed)
 		return;
 	if (m->cfg.dry_run)
-		log_info("plan: dry-run: would remove the CPU cap of %s (management turned off)",
-			 v->id.name);
+		log_info("plan: dry-run: would remove the CPU cap of %s (%s)", v->id.name, why);
 	else if (m->hv)
 		r = m->hv_ops->set_cpu_tune(m->hv, v->id.uuid, &tune);
 	else
@@ -520,13 +528,13 @@ static void vm_cpu_release(struct manager *m, struct manager_vm *v)
 		return;
 	}
 	if (!m->cfg.dry_run)
-		log_info("plan: CPU management of %s turned off: its cap is removed", v->id.name);
+		log_info("plan: %s: CPU cap removed (%s)", v->id.name, why);
 	v->cpu.managed = false;
 	v->cpu.last_error = 0;
 	v->cpu.cores = NAN;
 	v->cpu.target_cores = NAN;
 	v->cpu_low_streak = 0;
-	util_strlcpy(v->cpu.reason, "not managed: cap removed", sizeof(v->cpu.reason));
+	snprintf(v->cpu.reason, sizeof(v->cpu.reason), "not capped: %s", why);
 }
 
 /*
@@ -544,7 +552,12 @@ static void vm_cpu_decide(struct manager *m, struct manager_vm *v)
 
 	v->cpu_pending = false;
 	if (!config_vm_cpu_manage(&m->cfg, v->id.name, v->id.uuid)) {
-		vm_cpu_release(m, v);
+		vm_cpu_release(m, v, "CPU management turned off");
+		return;
+	}
+	/* Its own cores, exclusive: a quota would only throttle it on idle cores. */
+	if (v->alloc.pin_want && v->alloc.pin_applied) {
+		vm_cpu_release(m, v, "pinned to its reserved cores");
 		return;
 	}
 	if (!v->forecast[STATE_RES_CPU].valid || v->ring_n == 0)

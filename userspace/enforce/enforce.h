@@ -54,7 +54,8 @@ int enforce_pin_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_v
 
 /*
  * Memory: soft limit and hard limit in bytes, UINT64_MAX = unlimited, both
- * rounded down to whole pages. -EINVAL for 0, soft above a finite hard, or
+ * rounded down to whole pages; a hard limit of 0 leaves the VM's as it is.
+ * -EINVAL for a soft limit of 0, soft above a finite hard, or
  * a hard limit below the guest's RAM (vm->max_memory_kib; QEMU would be
  * OOM-killed).
  * libvirt <memtune> on the VM's group: soft_limit -> memory.soft_limit_in_bytes

@@ -140,16 +140,18 @@ int enforce_mem_tune_apply(const struct hv_ops *ops, struct hv *hv, const struct
 
 	if (!ops->set_mem_tune)
 		return -EOPNOTSUPP;
-	if (soft_bytes == 0 || hard_bytes == 0)
+	if (soft_bytes == 0)
 		return -EINVAL;
-	if (hard_bytes != UINT64_MAX && soft_bytes != UINT64_MAX && soft_bytes > hard_bytes)
+	if (hard_bytes && hard_bytes != UINT64_MAX && soft_bytes != UINT64_MAX &&
+	    soft_bytes > hard_bytes)
 		return -EINVAL;
 	/* QEMU needs the guest's RAM and more: a hard limit below it is a certain OOM kill */
-	if (hard_bytes != UINT64_MAX && vm->max_memory_kib &&
+	if (hard_bytes && hard_bytes != UINT64_MAX && vm->max_memory_kib &&
 	    hard_bytes / 1024 < vm->max_memory_kib)
 		return -EINVAL;
 	soft_kib = mem_bytes_to_kib(soft_bytes);
-	hard_kib = mem_bytes_to_kib(hard_bytes);
+	/* 0: the operator's <hard_limit>, if any, is left as it is */
+	hard_kib = hard_bytes ? mem_bytes_to_kib(hard_bytes) : 0;
 
 	if (dry_run) {
 		log_info("enforce: dry-run: would set %s memory soft limit %llu KiB, hard limit "

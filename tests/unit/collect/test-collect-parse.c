@@ -194,6 +194,75 @@ static void test_psi(void)
 	check_double_near(v, -1, 0);
 }
 
+/* The "some" total (stalled microseconds, a counter) with avg10; all or nothing. */
+static void test_psi_some_total(void)
+{
+	static const struct {
+		const char *in;
+		int r;
+		double avg10;
+		uint64_t total_usec;
+	} cases[] = {
+		/* The some line's total, not the full line's. */
+		{ "some avg10=1.50 avg60=1.00 avg300=0.50 total=123456\n"
+		  "full avg10=0.25 avg60=0.10 avg300=0.00 total=2345\n",
+		  0, 1.5, 123456 },
+		/* cpu.pressure before 5.13: no full line; last line without newline. */
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=0", 0, 0, 0 },
+		{ "some avg10=100.00 avg60=0.00 avg300=0.00 total=18446744073709551615\n", 0, 100,
+		  UINT64_MAX },
+		/* As read on this project's test host. */
+		{ "some avg10=28.93 avg60=22.46 avg300=46.12 total=4083203564\n"
+		  "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+		  0, 28.93, 4083203564ULL },
+		/* Overflow, sign, fraction, hex, space, missing or empty total. */
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551616\n", -EINVAL, 0,
+		  0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=-1\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=1.5\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=0x10\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total= 1\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=1 \n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=1 extra=2\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 totals=1\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 TOTAL=1\n", -EINVAL, 0, 0 },
+		{ "some total=1 avg10=0.00 avg60=0.00 avg300=0.00\n", -EINVAL, 0, 0 },
+		/* A broken full line refuses the some total too. */
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n"
+		  "full avg10=0.00 avg60=0.00 avg300=0.00 total=x\n",
+		  -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n\n", -EINVAL, 0, 0 },
+		{ "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\r\n", -EINVAL, 0, 0 },
+	};
+	static const char nul[] = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\0\n";
+	char big[600];
+	double avg10;
+	uint64_t total;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r;
+
+		avg10 = -1;
+		total = 42;
+		r = collect_parse_psi_some(cases[i].in, strlen(cases[i].in), &avg10, &total);
+		check_int_eq(r, cases[i].r);
+		if (cases[i].r == 0) {
+			check_double_near(avg10, cases[i].avg10, 1e-9);
+			check(total == cases[i].total_usec);
+		} else {
+			/* Outputs are written only on success. */
+			check_double_near(avg10, -1, 0);
+			check(total == 42);
+		}
+	}
+	/* An embedded NUL and an input past the size bound are refused. */
+	check_int_eq(collect_parse_psi_some(nul, sizeof(nul) - 1, &avg10, &total), -EINVAL);
+	memset(big, ' ', sizeof(big));
+	check_int_eq(collect_parse_psi_some(big, sizeof(big), &avg10, &total), -EFBIG);
+}
+
 static void test_schedstat(void)
 {
 	uint64_t run = 0, w = 0;
@@ -271,6 +340,7 @@ int main(void)
 	test_io_stat();
 	test_blkio();
 	test_psi();
+	test_psi_some_total();
 	test_schedstat();
 	test_mountinfo();
 	test_proc_cgroup();

@@ -328,6 +328,153 @@ static void test_hybrid(void)
 	collect_free(c);
 }
 
+/* Rewrites a PSI file of VM 1's v2 group with the given "some" and "full" totals. */
+static void psi_put(const char *file, unsigned long long some_usec, unsigned long long full_usec)
+{
+	char rel[512], buf[256];
+
+	snprintf(rel, sizeof(rel), "cg%s/%s", VM1_V2, file);
+	snprintf(buf, sizeof(buf),
+		 "some avg10=3.00 avg60=1.00 avg300=0.50 total=%llu\n"
+		 "full avg10=0.00 avg60=0.00 avg300=0.00 total=%llu\n",
+		 some_usec, full_usec);
+	put(rel, buf);
+}
+
+/*
+ * The share of the last tick stalled, from the "some" total's delta: NAN on
+ * the first tick, after a reset, a bad or missing file and a zero interval;
+ * clamped to 1; blind to the "full" line.
+ */
+static void test_stall_share(void)
+{
+	struct collect_sample s;
+	struct collect *c;
+	struct hv_vm vm;
+
+	fixture("v2");
+	c = open_collect();
+	vm_init(&vm, UUID1, VM1_V2, "");
+	vm.nr_vcpu_tids = 0;
+
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 10 * SEC, &s), 0);
+	check(isnan(s.cpu_stall_share));
+	check(isnan(s.mem_stall_share));
+	check(isnan(s.io_stall_share));
+	check_double_near(s.cpu_pressure_some, 1.5, 1e-9); /* the gauge is there at once */
+
+	/* Two seconds: 1.4 s of CPU stall, 0.5 s of memory stall, no new I/O stall. */
+	psi_put("cpu.pressure", 123456 + 1400000, 2345);
+	psi_put("memory.pressure", 500000, 400000);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 12 * SEC, &s), 0);
+	check_double_near(s.cpu_stall_share, 0.7, 1e-12);
+	check_double_near(s.mem_stall_share, 0.25, 1e-12);
+	check_double_near(s.io_stall_share, 0, 0);
+	check_double_near(s.cpu_pressure_some, 3.0, 1e-9);
+	check(s.sources & BIT(COLLECT_SRC_CGROUP_V2));
+
+	/*
+	 * Only "full" moves: nothing stalled for "some" (it cannot, since full
+	 * implies some, but the parser must read the some line). A tick of 0.5 s
+	 * fully stalled on I/O, read a little late: 0.5001 s, clamped to 1.
+	 */
+	psi_put("cpu.pressure", 123456 + 1400000, 9000000);
+	psi_put("io.pressure", 999 + 500100, 0);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 12 * SEC + 500000, &s), 0);
+	check_double_near(s.cpu_stall_share, 0, 0);
+	check_double_near(s.io_stall_share, 1.0, 0);
+
+	/* Counter reset (the group was re-created): NAN once, then the new baseline. */
+	psi_put("cpu.pressure", 1000, 0);
+	psi_put("memory.pressure", 600000, 400000);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 13 * SEC + 500000, &s), 0);
+	check(isnan(s.cpu_stall_share));
+	check_double_near(s.mem_stall_share, 0.1, 1e-12);
+	psi_put("cpu.pressure", 1000 + 100000, 0);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 14 * SEC + 500000, &s), 0);
+	check_double_near(s.cpu_stall_share, 0.1, 1e-12);
+
+	/*
+	 * A malformed file gives NAN for both of its signals, a missing one too;
+	 * the tick after a gap has no baseline yet (a delta across the gap would
+	 * be right, but the collector keeps one rule for every counter).
+	 */
+	put("cg" VM1_V2 "/cpu.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=-5\n");
+	drop("cg" VM1_V2 "/memory.pressure");
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 15 * SEC + 500000, &s), 0);
+	check(isnan(s.cpu_stall_share));
+	check(isnan(s.cpu_pressure_some));
+	check(isnan(s.mem_stall_share));
+	check(isnan(s.mem_pressure_some));
+	check_double_near(s.io_stall_share, 0, 0);
+	psi_put("cpu.pressure", 2000000, 0);
+	psi_put("memory.pressure", 700000, 400000);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 16 * SEC + 500000, &s), 0);
+	check(isnan(s.cpu_stall_share));
+	check(isnan(s.mem_stall_share));
+	psi_put("cpu.pressure", 2250000, 0);
+	psi_put("memory.pressure", 700000 + 1000000, 400000);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 17 * SEC + 500000, &s), 0);
+	check_double_near(s.cpu_stall_share, 0.25, 1e-12);
+	check_double_near(s.mem_stall_share, 1.0, 1e-12);
+
+	/* Same timestamp twice: no rate. */
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 17 * SEC + 500000, &s), 0);
+	check(isnan(s.cpu_stall_share));
+
+	/* A restarted QEMU starts over even when the totals happen to grow. */
+	psi_put("cpu.pressure", 2500000, 0);
+	vm.qemu_pid = 4343;
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 18 * SEC + 500000, &s), 0);
+	check(isnan(s.cpu_stall_share));
+	collect_free(c);
+
+	/* No v2 group of its own (v1-only host): unmeasured, never 0. */
+	fixture("v1");
+	c = open_collect();
+	vm_init(&vm, UUID1, "", VM1_V1);
+	vm.nr_vcpu_tids = 0;
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 1 * SEC, &s), 0);
+	check_int_eq(collect_sample(c, &vm, 1, NULL, 0, 2 * SEC, &s), 0);
+	check(!isnan(s.cpu_cores));
+	check(isnan(s.cpu_stall_share));
+	check(isnan(s.mem_stall_share));
+	check(isnan(s.io_stall_share));
+	collect_free(c);
+}
+
+/* Hybrid host: the VM's own unified group has PSI; a group two VMs share does not. */
+static void test_stall_share_hybrid(void)
+{
+	struct collect_sample s[2];
+	struct collect *c;
+	struct hv_vm vms[2];
+
+	fixture("hybrid");
+	c = open_collect();
+	vm_init(&vms[0], UUID1, VM1_V1, VM1_V1);
+	vms[0].nr_vcpu_tids = 0;
+	check_int_eq(collect_sample(c, vms, 1, NULL, 0, 100 * SEC, s), 0);
+	check(isnan(s[0].cpu_stall_share));
+	put("cg/unified" VM1_V1 "/cpu.pressure",
+	    "some avg10=1.50 avg60=1.00 avg300=0.50 total=923456\n"
+	    "full avg10=0.25 avg60=0.10 avg300=0.00 total=2345\n");
+	check_int_eq(collect_sample(c, vms, 1, NULL, 0, 101 * SEC, s), 0);
+	check_double_near(s[0].cpu_stall_share, 0.8, 1e-12);
+	check_double_near(s[0].mem_stall_share, 0, 0);
+
+	vm_init(&vms[1], UUID2, VM1_V1, VM2_V1);
+	vms[1].qemu_pid = 999999;
+	vms[1].nr_vcpu_tids = 0;
+	put("cg/unified" VM1_V1 "/cpu.pressure",
+	    "some avg10=1.50 avg60=1.00 avg300=0.50 total=1923456\n");
+	check_int_eq(collect_sample(c, vms, 2, NULL, 0, 102 * SEC, s), 0);
+	check(isnan(s[0].cpu_stall_share));
+	check(isnan(s[1].cpu_stall_share));
+	check(isnan(s[1].io_stall_share));
+	collect_free(c);
+}
+
 /* Per-field fallback to libvirt's bulk statistics, and BPF/cgroup win over them. */
 static void test_libvirt_fallback(void)
 {
@@ -533,6 +680,8 @@ int main(void)
 	test_v2();
 	test_v1();
 	test_hybrid();
+	test_stall_share();
+	test_stall_share_hybrid();
 	test_libvirt_fallback();
 	test_forget_and_restart();
 	test_vcpu_set_change();

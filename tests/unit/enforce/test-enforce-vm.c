@@ -187,7 +187,11 @@ static void test_mem(void)
 	fake_mem = (struct hv_mem_tune){ HV_TUNE_UNLIMITED, HV_TUNE_UNLIMITED, HV_TUNE_UNLIMITED };
 	counts_reset();
 	check_int_eq(enforce_mem_tune_apply(&fake_ops, NULL, &vm, 0, UINT64_MAX, false), -EINVAL);
-	check_int_eq(enforce_mem_tune_apply(&fake_ops, NULL, &vm, 1 << 30, 0, false), -EINVAL);
+	/* hard 0: the operator's hard limit is left alone, only the soft one is set */
+	check_int_eq(enforce_mem_tune_apply(&fake_ops, NULL, &vm, 1 << 30, 0, false), 0);
+	check_int_eq(last_mem.hard_limit_kib, 0);
+	counts_reset();
+	fake_mem = (struct hv_mem_tune){ HV_TUNE_UNLIMITED, HV_TUNE_UNLIMITED, HV_TUNE_UNLIMITED };
 	check_int_eq(enforce_mem_tune_apply(&fake_ops, NULL, &vm, 2u << 30, 1 << 30, false),
 		     -EINVAL);
 	struct hv_vm big = vm;
