@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Reads what the daemon needs from a live domain XML (virDomainGetXMLDesc):
- * vCPU counts, memory sizes, host-side tap names and disk targets. The XML
- * comes from outside (libvirtd, or a hook's stdin through the same parser),
- * so libxml2 runs without network, DTDs or entity expansion, the input size
- * is capped, and anything unexpected is skipped rather than trusted.
+ * vCPU counts, memory sizes, host-side tap names with the guest's MAC address
+ * of each, and disk targets. The XML comes from outside (libvirtd, or a
+ * hook's stdin through the same parser), so libxml2 runs without network,
+ * DTDs or entity expansion, the input size is capped, and anything
+ * unexpected is skipped rather than trusted.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -131,6 +132,33 @@ static bool disk_is_block(const xmlNode *n)
 	       xmlStrEqual(device, (const xmlChar *)"lun");
 }
 
+/*
+ * The <mac address=.../> of an interface as "xx:xx:xx:xx:xx:xx" in lower
+ * case; "" when absent or not six hex pairs (the tap stays usable, only
+ * what matches on the address is lost).
+ */
+static void mac_copy(const xmlNode *n, char dst[18])
+{
+	const xmlNode *m = child_find(n, "mac");
+	_cleanup_xml_ xmlChar *addr = NULL;
+	const char *s;
+
+	dst[0] = '\0';
+	if (!m)
+		return;
+	addr = xmlGetProp(m, (const xmlChar *)"address");
+	s = (const char *)addr;
+	if (!s || strlen(s) != 17)
+		return;
+	for (int i = 0; i < 17; i++) {
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return;
+	}
+	for (int i = 0; i < 17; i++)
+		dst[i] = (char)tolower((unsigned char)s[i]);
+	dst[17] = '\0';
+}
+
 struct domxml {
 	char uuid[HV_UUID_LEN + 1];
 	char name[HV_NAME_MAX];
@@ -140,6 +168,7 @@ struct domxml {
 	bool have_current;
 	uint32_t nr_taps;
 	char taps[HV_MAX_NICS][HV_IFNAME_MAX];
+	char macs[HV_MAX_NICS][18];
 	uint32_t nr_disks;
 	char disks[HV_MAX_DISKS][32];
 };
@@ -148,8 +177,10 @@ static void devices_parse(const xmlNode *devices, struct domxml *d)
 {
 	for (const xmlNode *c = devices->children; c; c = c->next) {
 		if (node_is(c, "interface") && d->nr_taps < HV_MAX_NICS) {
-			if (target_dev_copy(c, d->taps[d->nr_taps], HV_IFNAME_MAX))
+			if (target_dev_copy(c, d->taps[d->nr_taps], HV_IFNAME_MAX)) {
+				mac_copy(c, d->macs[d->nr_taps]);
 				d->nr_taps++;
+			}
 		} else if (node_is(c, "disk") && d->nr_disks < HV_MAX_DISKS && disk_is_block(c)) {
 			if (target_dev_copy(c, d->disks[d->nr_disks], sizeof(d->disks[0])))
 				d->nr_disks++;
@@ -241,6 +272,7 @@ int hv_domxml_parse(const char *xml, size_t len, struct hv_vm *ret)
 	ret->memory_kib = d.have_current ? d.current_kib : d.memory_kib;
 	ret->nr_taps = d.nr_taps;
 	memcpy(ret->taps, d.taps, sizeof(ret->taps));
+	memcpy(ret->macs, d.macs, sizeof(ret->macs));
 	ret->nr_disks = d.nr_disks;
 	memcpy(ret->disks, d.disks, sizeof(ret->disks));
 	return 0;

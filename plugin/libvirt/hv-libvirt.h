@@ -71,7 +71,8 @@ int hv_libvirt_errno_from_code(int code, int sys_errno);
 
 /*
  * Fills from a live domain XML: uuid, name, nr_vcpus, max_vcpus, memory_kib,
- * max_memory_kib, taps (interface target dev) and disks (disk target dev of
+ * max_memory_kib, taps (interface target dev) with macs (the interface's
+ * <mac address>, "" when absent or malformed) and disks (disk target dev of
  * disk and lun devices). Other fields of *ret are left as they were. No
  * network access, no entity expansion, no DTD loading. -EINVAL when the XML
  * is not a domain, -EFBIG above HV_DOMXML_MAX_BYTES.

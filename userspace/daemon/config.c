@@ -227,7 +227,7 @@ void config_init_defaults(struct config *cfg)
 	cfg->alloc_headroom = 0.10;
 	cfg->lease_ttl_usec = 120 * USEC_PER_SEC;
 	cfg->mem_manage = true;
-	cfg->net_manage = true;
+	cfg->net_manage = false; /* opt-in: it replaces the uplink's root qdisc */
 	cfg->disk_manage = true;
 	cfg->hugepages_manage = true;
 	cfg->host_reserved_cores = 0.5;

@@ -102,7 +102,7 @@ struct config {
 	double alloc_headroom;		  /* key headroom, default 0.10 */
 	uint64_t lease_ttl_usec; /* key lease_ttl: unconfirmed offers expire, default 120 s */
 	bool mem_manage;	 /* key memory_manage, default true */
-	bool net_manage;	 /* default true */
+	bool net_manage;	 /* default false: HTB on the uplink is opt-in */
 	bool disk_manage;	 /* default true */
 	bool hugepages_manage;	 /* default true */
 	/* [pool] */

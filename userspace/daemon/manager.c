@@ -587,6 +587,7 @@ int manager_run(struct manager *m)
 	}
 	manager_notify("STOPPING=1");
 	manager_vms_checkpoint_all(m);
+	manager_net_stop(m);
 	manager_alloc_stop(m);
 	return 0;
 }

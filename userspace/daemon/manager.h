@@ -191,6 +191,8 @@ struct manager {
 	struct safety_params safety_params;
 	struct safety_host_state safety_host;
 	bool safety_host_short;
+	/* Bandwidth guarantees on the uplink (manager_net.c), NULL until first used. */
+	struct manager_net *net;
 };
 
 int manager_new(const struct config *cfg, const char *config_path, bool config_required,
@@ -235,6 +237,11 @@ void manager_safety_tick(struct manager *m, uint64_t now_usec);
 void manager_vm_enforce(struct manager *m, struct manager_vm *v, uint64_t now_usec);
 /* manager_vms.c: applies the VM's pending CPU decision. */
 void manager_vm_cpu_apply(struct manager *m, struct manager_vm *v, uint64_t now_usec);
+
+/* manager_net.c: the VMs' bandwidth reservations as HTB classes on the uplink's egress. */
+void manager_net_enforce(struct manager *m, struct manager_vm *v);
+void manager_net_vm_gone(struct manager *m, struct manager_vm *v);
+void manager_net_stop(struct manager *m);
 
 /* manager_snapshot.c: publishes the manager's view for readers. */
 int manager_snapshot_publish(struct manager *m);

@@ -250,6 +250,7 @@ void manager_vm_enforce(struct manager *m, struct manager_vm *v, uint64_t now_us
 	if (!m->ledger)
 		return;
 	vm_mem_enforce(m, v);
+	manager_net_enforce(m, v);
 	vm_pin_enforce(m, v);
 	vm_unpin(m, v);
 }

@@ -223,6 +223,7 @@ static void vm_remove_at(struct manager *m, size_t i)
 
 	log_info("manager: VM %s (%s) is gone", v->id.name, v->id.uuid);
 	manager_alloc_vm_gone(m, v);
+	manager_net_vm_gone(m, v);
 	vm_checkpoint(m, v);
 	vm_free(v);
 	m->vms[i] = m->vms[--m->n_vms];
@@ -246,6 +247,7 @@ static void vm_identity_update(struct hv_vm *id, const struct hv_vm *now)
 	memcpy(id->vcpu_tids, old.vcpu_tids, sizeof(id->vcpu_tids));
 	id->nr_taps = old.nr_taps;
 	memcpy(id->taps, old.taps, sizeof(id->taps));
+	memcpy(id->macs, old.macs, sizeof(id->macs));
 	id->nr_disks = old.nr_disks;
 	memcpy(id->disks, old.disks, sizeof(id->disks));
 }

@@ -319,21 +319,13 @@ int enforce_tc_filter_remove(struct nl_sock *sk, const char *ifname, uint32_t mi
 	return r;
 }
 
-int enforce_tc_filter_set(struct nl_sock *sk, const char *ifname, uint32_t minor,
-			  enum enforce_tc_match match, const uint8_t mac[6])
+/* One u32 filter at priority minor: frames with mac go to class 5072:minor. */
+static int filter_add(struct nl_sock *sk, const char *ifname, int ifindex, uint32_t minor,
+		      enum enforce_tc_match match, const uint8_t mac[6])
 {
 	_cleanup_(rtnl_cls_putp) struct rtnl_cls *f = NULL;
-	int ifindex = 0, r;
+	int r;
 
-	if (minor < ENFORCE_TC_MINOR_MIN || minor > ENFORCE_TC_MINOR_MAX || !mac ||
-	    (unsigned)match >= ENFORCE_TC_NR_MATCHES)
-		return -EINVAL;
-	r = tc_ifindex(ifname, &ifindex);
-	if (r < 0)
-		return r;
-	r = enforce_tc_filter_remove(sk, ifname, minor);
-	if (r < 0)
-		return r;
 	f = filter_new(ifindex, minor);
 	if (!f)
 		return -ENOMEM;
@@ -365,6 +357,72 @@ int enforce_tc_filter_set(struct nl_sock *sk, const char *ifname, uint32_t minor
 		return log_debug_errno(netlink_errno_from_nle(r),
 				       "enforce: %s: cannot add filter for %x:%x: %s", ifname,
 				       ENFORCE_TC_MAJOR, minor, nl_geterror(r));
+	return 0;
+}
+
+int enforce_tc_filter_set_macs(struct nl_sock *sk, const char *ifname, uint32_t minor,
+			       enum enforce_tc_match match, const uint8_t (*macs)[6], size_t n_macs)
+{
+	int ifindex = 0, r;
+
+	if (minor < ENFORCE_TC_MINOR_MIN || minor > ENFORCE_TC_MINOR_MAX || (n_macs && !macs) ||
+	    (unsigned)match >= ENFORCE_TC_NR_MATCHES)
+		return -EINVAL;
+	r = tc_ifindex(ifname, &ifindex);
+	if (r < 0)
+		return r;
+	/* Deleting by priority alone takes every filter there: all of the class's addresses. */
+	r = enforce_tc_filter_remove(sk, ifname, minor);
+	if (r < 0)
+		return r;
+	/*
+	 * u32 keeps several filters at one priority (same protocol) in one
+	 * table, each with its own handle: one per address, all to the class.
+	 */
+	for (size_t i = 0; i < n_macs; i++) {
+		r = filter_add(sk, ifname, ifindex, minor, match, macs[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int enforce_tc_filter_set(struct nl_sock *sk, const char *ifname, uint32_t minor,
+			  enum enforce_tc_match match, const uint8_t mac[6])
+{
+	if (!mac)
+		return -EINVAL;
+	return enforce_tc_filter_set_macs(sk, ifname, minor, match, (const uint8_t(*)[6])mac, 1);
+}
+
+int enforce_tc_class_list(struct nl_sock *sk, const char *ifname, uint32_t **ret_minors,
+			  size_t *ret_n)
+{
+	_cleanup_(nl_cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_free_ uint32_t *minors = NULL;
+	size_t n = 0, cap;
+	int ifindex = 0, r;
+
+	r = tc_ifindex(ifname, &ifindex);
+	if (r < 0)
+		return r;
+	r = rtnl_class_alloc_cache(sk, ifindex, &cache);
+	if (r < 0)
+		return netlink_errno_from_nle(r);
+	cap = (size_t)nl_cache_nitems(cache);
+	minors = calloc(cap ? cap : 1, sizeof(*minors));
+	if (!minors)
+		return -ENOMEM;
+	for (struct nl_object *o = nl_cache_get_first(cache); o && n < cap;
+	     o = nl_cache_get_next(o)) {
+		uint32_t h = rtnl_tc_get_handle(TC_CAST(o));
+
+		if (TC_H_MAJ(h) == TC_HANDLE(ENFORCE_TC_MAJOR, 0) &&
+		    TC_H_MIN(h) >= ENFORCE_TC_MINOR_MIN && TC_H_MIN(h) <= ENFORCE_TC_MINOR_MAX)
+			minors[n++] = TC_H_MIN(h);
+	}
+	*ret_minors = TAKE_PTR(minors);
+	*ret_n = n;
 	return 0;
 }
 

@@ -68,8 +68,25 @@ enum enforce_tc_match {
  */
 int enforce_tc_filter_set(struct nl_sock *sk, const char *ifname, uint32_t minor,
 			  enum enforce_tc_match match, const uint8_t mac[6]);
-/* Removes the class's filter; 0 when it is already gone. */
+/*
+ * Sends frames with any of these addresses to class 5072:minor: one u32
+ * filter per address, all at priority minor, replacing what was there
+ * (n_macs 0 leaves none). A VM with several NICs has one class and all its
+ * addresses in it.
+ */
+int enforce_tc_filter_set_macs(struct nl_sock *sk, const char *ifname, uint32_t minor,
+			       enum enforce_tc_match match, const uint8_t (*macs)[6],
+			       size_t n_macs);
+/* Removes the class's filters; 0 when they are already gone. */
 int enforce_tc_filter_remove(struct nl_sock *sk, const char *ifname, uint32_t minor);
+
+/*
+ * The minors (ENFORCE_TC_MINOR_MIN..MAX) of the classes of ours on ifname,
+ * to adopt or sweep what an earlier run left; none when there is no
+ * hierarchy. The caller frees *ret_minors.
+ */
+int enforce_tc_class_list(struct nl_sock *sk, const char *ifname, uint32_t **ret_minors,
+			  size_t *ret_n);
 
 /* Removes class 5072:minor and its filter; 0 when they are already gone. */
 int enforce_tc_class_remove(struct nl_sock *sk, const char *ifname, uint32_t minor);

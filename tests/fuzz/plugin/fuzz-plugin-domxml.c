@@ -2,7 +2,7 @@
 /*
  * Fuzzes the domain XML parser (plugin/libvirt/domxml.c) on raw bytes: no
  * crash, no read past the input, and on success every string it wrote is
- * terminated and every count within its array.
+ * terminated, every count within its array and every MAC well formed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +34,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint32_t i = 0; i < vm.nr_taps; i++)
 			if (!vm.taps[i][0] || !memchr(vm.taps[i], 0, sizeof(vm.taps[i])))
 				abort();
+		/* a MAC is "" or six lower-case hex pairs with colons */
+		for (uint32_t i = 0; i < HV_MAX_NICS; i++) {
+			const char *mac = vm.macs[i];
+
+			if (!memchr(mac, 0, sizeof(vm.macs[i])) || (i >= vm.nr_taps && mac[0]))
+				abort();
+			if (mac[0] && strlen(mac) != 17)
+				abort();
+			for (int k = 0; mac[0] && k < 17; k++)
+				if (k % 3 == 2 ? mac[k] != ':'
+					       : !strchr("0123456789abcdef", mac[k]))
+					abort();
+		}
 		for (uint32_t i = 0; i < vm.nr_disks; i++)
 			if (!vm.disks[i][0] || !memchr(vm.disks[i], 0, sizeof(vm.disks[i])))
 				abort();

@@ -317,7 +317,7 @@ static void test_alloc_defaults(void)
 	check_int_eq(cfg.alloc_lead_steps, 5);
 	check_double_near(cfg.alloc_headroom, 0.10, 0);
 	check_int_eq(cfg.lease_ttl_usec, 120 * USEC_PER_SEC);
-	check(cfg.mem_manage && cfg.net_manage && cfg.disk_manage && cfg.hugepages_manage);
+	check(cfg.mem_manage && !cfg.net_manage && cfg.disk_manage && cfg.hugepages_manage);
 	check_double_near(cfg.host_reserved_cores, 0.5, 0);
 	check_int_eq(cfg.host_reserved_mem_bytes, 1ULL << 30);
 	check_str_eq(cfg.net_uplink, "");
@@ -646,8 +646,8 @@ static void test_example_file(void)
 			"\n#risk_bound_disk = 0.05\n",
 			"(0..10, e.g. 0.10 or 10%).\n#headroom = 0.1\n# An offered lease",
 			"\n#lease_ttl = 2min\n",
-			"\n#memory_manage = yes\n#net_manage = yes\n#disk_manage = yes\n"
-			"#hugepages_manage = yes\n",
+			"\n#memory_manage = yes\n",
+			"\n#net_manage = no\n#disk_manage = yes\n#hugepages_manage = yes\n",
 			"[pool]\n",
 			"\n#host_reserved_cores = 0.5\n",
 			"\n#host_reserved_memory = 1G\n",

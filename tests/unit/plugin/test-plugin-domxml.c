@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The domain XML parser of the libvirt plugin against fixture files: a
- * realistic live QEMU domain, memory units, tricky but valid XML (CDATA,
- * comments, caps and bad values) and inputs it must refuse (DOCTYPE with
- * entities, another root element, truncated XML, oversized input).
+ * realistic live QEMU domain (taps with their MACs), memory units, tricky
+ * but valid XML (CDATA, comments, caps and bad values) and inputs it must
+ * refuse (DOCTYPE with entities, another root element, truncated XML,
+ * oversized input).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +47,10 @@ static void test_qemu_live(void)
 	check_int_eq(vm.nr_taps, 2);
 	check_str_eq(vm.taps[0], "vnet3");
 	check_str_eq(vm.taps[1], "vnet4");
+	/* the MAC of each tap, at the tap's index */
+	check_str_eq(vm.macs[0], "52:54:00:6b:3c:58");
+	check_str_eq(vm.macs[1], "52:54:00:aa:bb:cc");
+	check_str_eq(vm.macs[2], "");
 	/* the cdrom is not a disk worth watching; the lun is */
 	check_int_eq(vm.nr_disks, 2);
 	check_str_eq(vm.disks[0], "vda");
@@ -64,6 +69,7 @@ static void test_units(void)
 	check_int_eq(vm.nr_vcpus, 8);
 	check_int_eq(vm.max_vcpus, 8);
 	check_int_eq(vm.nr_taps, 0);
+	check_str_eq(vm.macs[0], "");
 	check_int_eq(vm.nr_disks, 1);
 	check_str_eq(vm.disks[0], "sdc");
 }
@@ -87,6 +93,14 @@ static void test_tricky(void)
 		snprintf(want, sizeof(want), "tap%d", i);
 		check_str_eq(vm.taps[i], want);
 	}
+	/*
+	 * MACs follow their tap (not the skipped interface before it), in
+	 * lower case; short, long, padded, non-hex, wrongly separated or
+	 * missing addresses become "" and keep the tap.
+	 */
+	check_str_eq(vm.macs[0], "52:54:00:ab:cd:0e");
+	for (int i = 1; i < HV_MAX_NICS; i++)
+		check_str_eq(vm.macs[i], "");
 	check_int_eq(vm.nr_disks, 1);
 	check_str_eq(vm.disks[0], "vdb");
 }
