@@ -39,9 +39,9 @@ echo "   batch: two bursts, 40 % then 60 %"
 echo "   quiet: idle throughout"
 
 echo "== starting prescientd (collect every 1 s, forecast step 2 s)"
-echo "   web is guaranteed (its forecast's upper bound held whole, pinned to a core),"
-echo "   batch and quiet are burstable (their means held, within a 5 % risk budget)"
-prescient_start demo '[vm web]
+echo "   quiet is guaranteed and pinned (a core of its own, its upper bound held whole);"
+echo "   web and batch are burstable (their means held, within a 5 % risk budget)"
+prescient_start demo '[vm quiet]
 class = guaranteed
 pin = yes'
 
