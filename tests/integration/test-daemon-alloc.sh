@@ -115,31 +115,28 @@ else
 fi
 
 # --- pinned cores are not overcommitted: the other VM is kept off them, the pinned VM is not capped
-others=$(python3 -c "
+# cpuset_eq A B / cpuset_minus A B: Linux cpu lists compared or subtracted.
+cpuset_py() {
+	python3 -c '
 import sys
 def parse(s):
     out = set()
-    for part in s.split(','):
-        if '-' in part:
-            a, b = part.split('-'); out |= set(range(int(a), int(b) + 1))
+    for part in s.split(","):
+        if "-" in part:
+            a, b = part.split("-"); out |= set(range(int(a), int(b) + 1))
         elif part:
             out.add(int(part))
     return out
-online = parse(open('/sys/devices/system/cpu/online').read().strip())
-print(','.join(str(c) for c in sorted(online - parse('$cores'))))")
+a, b = parse(sys.argv[2]), parse(sys.argv[3])
+if sys.argv[1] == "eq":
+    sys.exit(0 if a == b else 1)
+print(",".join(str(c) for c in sorted(a - b)))' "$@"
+}
+others=$(cpuset_py minus "$(cat /sys/devices/system/cpu/online)" "$cores")
 isolated() {
 	local vp
 	vp=$(host_virsh a vcpupin shared --live 2>/dev/null | awk '$1 == "0" { print $2 }')
-	[[ -n $others && $(python3 -c "
-def parse(s):
-    out = set()
-    for part in s.split(','):
-        if '-' in part:
-            a, b = part.split('-'); out |= set(range(int(a), int(b) + 1))
-        elif part:
-            out.add(int(part))
-    return out
-print(parse('$vp') == parse('$others'))") == True ]]
+	[[ -n $others && -n $vp ]] && cpuset_py eq "$vp" "$others"
 }
 if host_wait_for 30 isolated; then
 	ok "the unpinned VM runs on cores $others, off the pinned core $cores"

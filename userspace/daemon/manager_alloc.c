@@ -527,6 +527,17 @@ static void vm_request_build(struct manager *m, struct manager_vm *v, struct adm
 	*ret = req;
 }
 
+/* The engine's dimension of a request item, or -1 for a kind it does not lease per VM. */
+static int item_alloc_dim(const struct manager *m, const struct admit_item *it)
+{
+	const struct pool_dim *pd = &m->ledger_pool.dims[it->dim];
+
+	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++)
+		if (alloc_dim_kind[d] == pd->kind)
+			return d;
+	return -1;
+}
+
 /*
  * Whether req asks no more than the VM's lease holds now on any dimension:
  * mean, spread and upper bound each (what is held whole and what joins the
@@ -541,14 +552,10 @@ static bool request_shrinks(const struct manager *m, const struct manager_vm *v,
 	    !pool_cpuset_is_subset(&req->pinned, &a->booked_pinned))
 		return false;
 	for (uint32_t i = 0; i < req->n_items; i++) {
-		const struct pool_dim *pd = &m->ledger_pool.dims[req->items[i].dim];
 		const struct risk_dist *x = &req->items[i].demand, *h;
-		int d;
+		int d = item_alloc_dim(m, &req->items[i]);
 
-		for (d = 0; d < STATE_NR_ALLOC_DIMS; d++)
-			if (alloc_dim_kind[d] == pd->kind)
-				break;
-		if (d == STATE_NR_ALLOC_DIMS || !a->booked_in[d])
+		if (d < 0 || !a->booked_in[d])
 			return false;
 		h = &a->held[d];
 		if (x->mean > h->mean + 1e-9 || x->sd > h->sd + 1e-9 || x->upper > h->upper + 1e-9)
@@ -572,14 +579,10 @@ static bool request_unchanged(const struct manager *m, const struct manager_vm *
 	if (n != req->n_items)
 		return false;
 	for (uint32_t i = 0; i < req->n_items; i++) {
-		const struct pool_dim *pd = &m->ledger_pool.dims[req->items[i].dim];
 		const struct risk_dist *x = &req->items[i].demand, *h;
-		int d;
+		int d = item_alloc_dim(m, &req->items[i]);
 
-		for (d = 0; d < STATE_NR_ALLOC_DIMS; d++)
-			if (alloc_dim_kind[d] == pd->kind)
-				break;
-		if (d == STATE_NR_ALLOC_DIMS || !a->booked_in[d])
+		if (d < 0 || !a->booked_in[d])
 			return false;
 		h = &a->held[d];
 		if (fabs(x->mean - h->mean) > 0.01 * fabs(h->mean) + 1e-9 ||
