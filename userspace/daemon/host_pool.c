@@ -5,7 +5,8 @@
  * parsers; this file only finds the files, reads them and records, per part,
  * what could not be read. Hugepage counts are the kernel's own nr_hugepages
  * and free_hugepages, because a pool grown by writing nr_hugepages may get
- * fewer pages than asked when memory is fragmented. The uplink's capacity is
+ * fewer pages than asked when memory is fragmented; a dimension's total adds
+ * the pages its node could still make, when the options let pools grow. The uplink's capacity is
  * its link speed only when the user set none: virtual NICs and bonds report
  * -1 or a nominal figure, and the real bottleneck is often upstream.
  */
@@ -171,11 +172,15 @@ static int list_hugepages(const char *sys_root, uint32_t node, struct hp_entry *
 	return 0;
 }
 
+static int meminfo_value(const char *line, const char *key, double *ret);
+
 /* One size on one node; a garbled counter leaves that dimension out. */
-static int read_hugepages_one(const char *sys_root, const struct hp_entry *e, struct pool *p)
+static int read_hugepages_one(const char *sys_root, const struct hp_entry *e, struct host_pool *hp)
 {
 	_cleanup_free_ char *nr = NULL, *nfree = NULL;
 	char rel[128];
+	uint32_t i;
+	uint64_t n;
 	int r;
 
 	snprintf(rel, sizeof(rel), NODE_DIR "/node%u/hugepages/hugepages-%llukB/nr_hugepages",
@@ -188,10 +193,146 @@ static int read_hugepages_one(const char *sys_root, const struct hp_entry *e, st
 	r = read_file(sys_root, rel, &nfree);
 	if (r < 0)
 		return r;
-	return pool_hugepages_dim_set(p, e->node, e->page_kb, nr, nfree, NULL);
+	r = pool_hugepages_dim_set(&hp->pool, e->node, e->page_kb, nr, nfree, &i);
+	if (r < 0)
+		return r;
+	/* pool_hugepages_dim_set() parsed the same string: this cannot fail now. */
+	if (pool_hugepages_count_parse(nr, &n) == 0)
+		hp->hugepages_nr[i] = n;
+	return 0;
 }
 
-static int read_hugepages(const char *sys_root, struct host_pool *hp)
+int host_pool_node_meminfo_parse(const char *text, uint32_t node, double *ret_free_bytes)
+{
+	double free_bytes = NAN;
+	char key[32];
+
+	if (!text)
+		return -EINVAL;
+	snprintf(key, sizeof(key), "Node %u MemFree", node);
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		double v;
+		int r;
+
+		/* Another node's line in this node's file is not the kernel's layout. */
+		if (!strncmp(line, "Node ", 5) &&
+		    strncmp(line, key, strlen(key) - strlen("MemFree")))
+			return -EINVAL;
+		r = meminfo_value(line, key, &v);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			if (!isnan(free_bytes))
+				return -EINVAL;
+			free_bytes = v;
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	if (isnan(free_bytes))
+		return -ENODATA;
+	*ret_free_bytes = free_bytes;
+	return 0;
+}
+
+uint64_t host_pool_hugepages_growable(double node_free_bytes, double reserved_bytes, double share,
+				      uint64_t page_kb, uint64_t added_pages)
+{
+	double page_bytes = (double)page_kb * 1024, usable, pages, grain;
+
+	if (page_kb == 0 || !isfinite(node_free_bytes) || !isfinite(reserved_bytes) ||
+	    !isfinite(share) || share <= 0 || share > 1 || reserved_bytes < 0)
+		return 0;
+	usable = (node_free_bytes + (double)added_pages * page_bytes - reserved_bytes) * share;
+	if (usable < page_bytes)
+		return 0;
+	grain = floor((double)HOST_POOL_HUGEPAGES_GRAIN_BYTES / page_bytes);
+	if (grain < 1)
+		grain = 1;
+	pages = floor(floor(usable / page_bytes) / grain) * grain;
+	if (pages <= (double)added_pages)
+		return 0;
+	pages -= (double)added_pages;
+	return pages >= (double)UINT64_MAX ? UINT64_MAX : (uint64_t)pages;
+}
+
+uint64_t host_pool_hugepages_target(uint64_t need, uint64_t nr, uint64_t free, uint64_t added)
+{
+	uint64_t give;
+
+	if (need >= nr)
+		return need;
+	/* Above need: only pages we added, only free ones; the kernel keeps used pages anyway. */
+	give = nr - need;
+	if (give > added)
+		give = added;
+	if (give > free)
+		give = free;
+	return nr - give;
+}
+
+/*
+ * Adds to each hugepage dimension the pages its node could still make: the
+ * node's free memory past the host's whole reserve (the kernel may take that
+ * reserve from any node, so each node keeps all of it back), times the grow
+ * share split between the node's page sizes, so that the sizes together never
+ * claim more than the share, less what the daemon added already.
+ */
+static uint64_t added_of(const struct host_pool_options *opt, const char *dim)
+{
+	for (uint32_t i = 0; i < opt->n_hugepages_added && i < POOL_MAX_DIMS; i++)
+		if (!strcmp(opt->hugepages_added[i].dim, dim))
+			return opt->hugepages_added[i].pages;
+	return 0;
+}
+
+static int read_hugepages_growable(const char *sys_root, const struct host_pool_options *opt,
+				   struct host_pool *hp)
+{
+	uint32_t sizes[POOL_MAX_NODES] = { 0 };
+	int first = 0;
+
+	if (!(opt->hugepages_grow_share > 0))
+		return 0;
+	for (uint32_t i = 0; i < hp->pool.n_dims; i++)
+		if (hp->pool.dims[i].kind == POOL_KIND_HUGEPAGES)
+			sizes[hp->pool.dims[i].node]++;
+	for (uint32_t node = 0; node < POOL_MAX_NODES; node++) {
+		_cleanup_free_ char *text = NULL;
+		char rel[64];
+		int r;
+
+		if (!sizes[node])
+			continue;
+		snprintf(rel, sizeof(rel), NODE_DIR "/node%u/meminfo", node);
+		r = read_file(sys_root, rel, &text);
+		if (r >= 0)
+			r = host_pool_node_meminfo_parse(text, node,
+							 &hp->node_mem_free_bytes[node]);
+		/* Unknown free memory: the pool stays what the kernel holds. */
+		if (r < 0 && !first)
+			first = r;
+	}
+	for (uint32_t i = 0; i < hp->pool.n_dims; i++) {
+		struct pool_dim *d = &hp->pool.dims[i];
+		uint64_t g;
+
+		if (d->kind != POOL_KIND_HUGEPAGES)
+			continue;
+		g = host_pool_hugepages_growable(hp->node_mem_free_bytes[d->node],
+						 (double)opt->host_reserved_mem_bytes,
+						 opt->hugepages_grow_share / sizes[d->node],
+						 d->page_kb, added_of(opt, d->name));
+		hp->hugepages_growable[i] = g;
+		d->total = (double)hp->hugepages_nr[i] + (double)g;
+	}
+	return first;
+}
+
+static int read_hugepages(const char *sys_root, const struct host_pool_options *opt,
+			  struct host_pool *hp)
 {
 	struct hp_entry e[HOST_POOL_HP_MAX];
 	size_t n = 0;
@@ -207,11 +348,12 @@ static int read_hugepages(const char *sys_root, struct host_pool *hp)
 	}
 	qsort(e, n, sizeof(e[0]), hp_entry_cmp);
 	for (size_t i = 0; i < n; i++) {
-		r = read_hugepages_one(sys_root, &e[i], &hp->pool);
+		r = read_hugepages_one(sys_root, &e[i], hp);
 		if (r < 0 && !first)
 			first = r;
 	}
-	return first;
+	r = read_hugepages_growable(sys_root, opt, hp);
+	return first ? first : r;
 }
 
 static int meminfo_value(const char *line, const char *key, double *ret)
@@ -586,6 +728,9 @@ void host_pool_options_from_config(const struct config *cfg, struct host_pool_op
 	};
 	memcpy(ret->risk_bound, cfg->risk_bound, sizeof(ret->risk_bound));
 	ret->risk_bound[POOL_KIND_HUGEPAGES] = 0;
+	/* Pools grow only where the daemon will make the pages admission granted. */
+	if (cfg->alloc_manage && cfg->hugepages_manage)
+		ret->hugepages_grow_share = HOST_POOL_HUGEPAGES_GROW_SHARE;
 }
 
 int host_pool_read_config(const struct host_pool_roots *roots, const struct host_pool_options *opt,
@@ -603,6 +748,8 @@ int host_pool_read_config(const struct host_pool_roots *roots, const struct host
 	pool_init(&hp.pool);
 	hp.mem_total_bytes = hp.mem_available_bytes = NAN;
 	hp.net_capacity_kbps = hp.disk_capacity_kbps = NAN;
+	for (uint32_t i = 0; i < POOL_MAX_NODES; i++)
+		hp.node_mem_free_bytes[i] = NAN;
 
 	hp.error[HOST_POOL_ONLINE] =
 		read_cpuset(roots->sys_root, "devices/system/cpu/online", &hp.online_cpus);
@@ -612,7 +759,7 @@ int host_pool_read_config(const struct host_pool_roots *roots, const struct host
 	hp.error[HOST_POOL_MEM] = read_meminfo(roots->proc_root, &hp);
 	hp.error[HOST_POOL_HUGEPAGES] = hp.error[HOST_POOL_NODES] < 0
 						? hp.error[HOST_POOL_NODES]
-						: read_hugepages(roots->sys_root, &hp);
+						: read_hugepages(roots->sys_root, opt, &hp);
 	hp.error[HOST_POOL_MACHINE] = read_machine(roots->cgroup_root, &hp);
 	if (hp.error[HOST_POOL_MACHINE] == 0)
 		hp.error[HOST_POOL_MACHINE] = pool_cpu_dim_sync(&hp.pool, 0, 0);

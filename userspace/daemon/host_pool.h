@@ -12,6 +12,11 @@
  * Each part is read on its own: a missing or garbled file leaves that part
  * unknown (its error set, its values NAN or empty) and the others intact, so
  * one odd sysfs file never hides the whole host.
+ *
+ * A hugepage dimension's total is what the pool holds (nr_hugepages) plus,
+ * when the options allow growing it, the pages that could still be made on
+ * that node from a share of its free memory (see host_pool_options), so that
+ * admission can grant pages the daemon will then make (manager_hugepages.c).
  */
 #ifndef PRESCIENT_DAEMON_HOST_POOL_H
 #define PRESCIENT_DAEMON_HOST_POOL_H
@@ -52,7 +57,33 @@ struct host_pool_options {
 	double host_reserved_cores;	  /* on "cpu", at most its total */
 	uint64_t host_reserved_mem_bytes; /* on "mem", at most its total */
 	double risk_bound[POOL_NR_KINDS]; /* on every dimension of the kind; hugepages stay 0 */
+	/*
+	 * Share of a node's free memory, beyond host_reserved_mem_bytes, that
+	 * its hugepage pools may still grow into, split evenly between the
+	 * page sizes the node has; 0 = pools do not grow (total = nr_hugepages).
+	 */
+	double hugepages_grow_share;
+	/*
+	 * Pages the daemon already added to each pool (manager_hugepages.c):
+	 * the memory they took was free before, so the share is of the free
+	 * memory with them counted back in, and making pages does not make
+	 * room for more (else leases could, step by step, take all of it).
+	 */
+	uint32_t n_hugepages_added;
+	struct host_pool_hugepages_added {
+		char dim[POOL_NAME_MAX]; /* "hugepages-2048kB:node0" */
+		uint64_t pages;
+	} hugepages_added[POOL_MAX_DIMS];
 };
+
+/* The grow share host_pool_options_from_config() sets when [alloc] manages hugepages. */
+#define HOST_POOL_HUGEPAGES_GROW_SHARE 0.5
+/*
+ * Growable pages are counted in grains of this many bytes (at least one
+ * page), so that free memory moving by a few MiB does not change the pool
+ * (and the ledger's generation) every step.
+ */
+#define HOST_POOL_HUGEPAGES_GRAIN_BYTES (256ULL << 20)
 
 struct host_pool {
 	struct pool pool; /* n_cpus, n_nodes, node_cpus, machine_cpus, dims cpu, mem,
@@ -66,7 +97,16 @@ struct host_pool {
 	bool uplink_from_route;		/* found through the default route, not configured */
 	double net_capacity_kbps;	/* NAN when unknown */
 	double disk_capacity_kbps;	/* NAN when unknown */
-	int error[HOST_POOL_NR_PARTS];	/* -errno of each part, 0 when read */
+	/*
+	 * Per dimension index of pool.dims, hugepage dimensions only: the
+	 * pool the kernel holds (nr_hugepages) and the pages that could still
+	 * be made (the dimension's total is their sum).
+	 */
+	uint64_t hugepages_nr[POOL_MAX_DIMS];
+	uint64_t hugepages_growable[POOL_MAX_DIMS];
+	/* node<N>/meminfo MemFree, NAN when unknown or not read (no growth asked). */
+	double node_mem_free_bytes[POOL_MAX_NODES];
+	int error[HOST_POOL_NR_PARTS]; /* -errno of each part, 0 when read */
 	/* What the user can do about a part's error, NULL when nothing: static strings. */
 	const char *error_hint[HOST_POOL_NR_PARTS];
 };
@@ -109,6 +149,32 @@ int host_pool_route_default_parse(const char *text, char *ret_ifname, size_t siz
  * -ENODATA for -1 or 0 (the driver does not know), -EINVAL otherwise.
  */
 int host_pool_link_speed_parse(const char *text, uint64_t *ret_mbps);
+/*
+ * <sys>/devices/system/node/node<N>/meminfo text: "Node <node> MemFree:" in
+ * bytes. Strict about that line, ignores the others; -EINVAL when it is
+ * garbled, duplicated or names another node, -ENODATA when absent.
+ */
+int host_pool_node_meminfo_parse(const char *text, uint32_t node, double *ret_free_bytes);
+
+/*
+ * Pages that could still be made on a node: of the pages the share allows
+ * in all, floor((free + added * page - reserved) * share / page) counted in
+ * whole grains (HOST_POOL_HUGEPAGES_GRAIN_BYTES), those not added yet. 0
+ * when nothing is left, share is not in (0, 1] or an input is not finite.
+ */
+uint64_t host_pool_hugepages_growable(double node_free_bytes, double reserved_bytes, double share,
+				      uint64_t page_kb, uint64_t added_pages);
+
+/*
+ * The pool a hugepage dimension should have (nr_hugepages to ask for):
+ * need = pages live leases hold on it, nr and free = what the kernel holds
+ * now, added = pages this daemon added earlier and has not given back. It
+ * grows to need; above need it gives back at most added, and only pages
+ * that are free; otherwise it keeps nr. Pages someone else put in the pool
+ * are never given back.
+ */
+uint64_t host_pool_hugepages_target(uint64_t need, uint64_t nr, uint64_t free, uint64_t added);
+
 /* Whether name is a valid network interface name (as the kernel's dev_valid_name()). */
 bool host_pool_ifname_valid(const char *name);
 

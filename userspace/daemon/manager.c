@@ -255,6 +255,7 @@ void manager_pool_refresh(struct manager *m, uint64_t now_usec)
 	struct host_pool_options opt;
 
 	host_pool_options_from_config(&m->cfg, &opt);
+	manager_hugepages_pool_options(m, &opt);
 	host_pool_read_config(&roots, &opt, &m->pool);
 	m->pool_read = true;
 	m->pool_read_usec = now_usec;

@@ -229,6 +229,17 @@ void manager_machine_protect(struct manager *m);
 /* Pins unpinned VMs to machine.slice's CPUs minus those pinned VMs reserved. */
 void manager_pin_isolate(struct manager *m);
 
+/*
+ * manager_hugepages.c: hugepage pools grown to what live leases hold and
+ * given back after, the VMs' hugetlb limits. sync: once a forecast step
+ * after booking (and after the API changed the ledger); _root: the same on
+ * another sysfs (tests). pool_options: before reading the pool, the pages
+ * added so far, so that making pages never raises the pool's bound.
+ */
+void manager_hugepages_sync(struct manager *m);
+void manager_hugepages_sync_root(struct manager *m, const char *sys_root);
+void manager_hugepages_pool_options(struct manager *m, struct host_pool_options *opt);
+
 /* manager_safety.c: PSI-driven raises and flags between forecast steps, every tick. */
 void manager_safety_configure(struct manager *m);
 void manager_safety_tick(struct manager *m, uint64_t now_usec);

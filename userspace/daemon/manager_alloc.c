@@ -803,6 +803,7 @@ void manager_alloc_step(struct manager *m, uint64_t now_mono)
 	alloc_book(m, now_mono, false);
 	manager_pin_isolate(m);
 	manager_machine_protect(m);
+	manager_hugepages_sync(m);
 	ledger_save(m);
 }
 
@@ -828,8 +829,11 @@ void manager_alloc_tick(struct manager *m, uint64_t now_mono)
 		manager_pin_isolate(m);
 		manager_machine_protect(m);
 	}
-	if (save)
+	if (save) {
 		m->ledger_dirty = true;
+		/* An incoming migration's pages are made within a tick, not a step later. */
+		manager_hugepages_sync(m);
+	}
 	/* Safety raises, releases, reconcile: on disk within a tick (a no-op when unchanged). */
 	ledger_save(m);
 }

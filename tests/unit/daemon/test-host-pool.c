@@ -7,7 +7,8 @@
  * machine.slice (all online CPUs); the meminfo parser's table; the uplink
  * (default route, link speed, configured name and capacity, a speed of -1,
  * no default route) and the disk bandwidth; reserves and risk bounds from
- * the options; then this host's real sysfs, whose online CPUs must be what
+ * the options; hugepage pools that may grow into a share of each node's free
+ * memory; then this host's real sysfs, whose online CPUs must be what
  * sysconf() counts, and its real default route and link speed.
  *
  * Usage: test-host-pool FIXTURES_DIR
@@ -301,6 +302,170 @@ static void test_options(void)
 	check_str_eq(host_pool_part_to_string(HOST_POOL_NET), "uplink");
 }
 
+/*
+ * Pools that may grow: each hugepage dimension's total is nr_hugepages plus
+ * the pages its node could still make from a share of its free memory past
+ * the host's reserve, split between the node's two page sizes, in 256 MiB
+ * grains. node0 has 4 GiB free, node1 1.5 GiB.
+ */
+static void test_hugepages_grow(void)
+{
+	struct host_pool_options opt = { .disk_capacity_bps = 1, .hugepages_grow_share = 0.5 };
+	struct host_pool hp;
+	const struct pool_dim *d;
+	struct config cfg;
+	int i;
+
+	check_int_eq(read_tree_opt("good", &opt, &hp), 0);
+	check_double_near(hp.node_mem_free_bytes[0], 4.0 * (1 << 30), 0);
+	check_double_near(hp.node_mem_free_bytes[1], 1.5 * (1 << 30), 0);
+	/* node0, 2 MiB: 4 GiB * 0.5 / 2 sizes = 1 GiB = 512 pages, on top of the 512 made */
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node0");
+	check(i >= 0);
+	if (i >= 0) {
+		d = &hp.pool.dims[i];
+		check_int_eq(hp.hugepages_nr[i], 512);
+		check_int_eq(hp.hugepages_growable[i], 512);
+		check(d->total == 1024 && d->observed_free == 500 && d->risk_bound == 0);
+	}
+	/* node0, 1 GiB: the same 1 GiB share, one page */
+	i = pool_dim_find(&hp.pool, "hugepages-1048576kB:node0");
+	check(i >= 0 && hp.hugepages_nr[i] == 2 && hp.hugepages_growable[i] == 1 &&
+	      hp.pool.dims[i].total == 3);
+	/* node1, 2 MiB: 1.5 GiB * 0.25 = 384 MiB = 192 pages, cut to whole 128-page grains */
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node1");
+	check(i >= 0 && hp.hugepages_nr[i] == 256 && hp.hugepages_growable[i] == 128 &&
+	      hp.pool.dims[i].total == 384);
+	i = pool_dim_find(&hp.pool, "hugepages-1048576kB:node1");
+	check(i >= 0 && hp.hugepages_growable[i] == 0 && hp.pool.dims[i].total == 0);
+
+	/* the host's reserve is never counted: 3 GiB kept back leaves node0 0.25 GiB per size */
+	opt.host_reserved_mem_bytes = 3ULL << 30;
+	check_int_eq(read_tree_opt("good", &opt, &hp), 0);
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node0");
+	check(i >= 0 && hp.hugepages_growable[i] == 128 && hp.pool.dims[i].total == 640);
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node1");
+	check(i >= 0 && hp.hugepages_growable[i] == 0 && hp.pool.dims[i].total == 256);
+
+	/*
+	 * 256 pages of node0's 2 MiB pool were made by the daemon: the share
+	 * counts their memory back as free, (4 GiB + 512 MiB) / 4 = 576 pages,
+	 * 512 in whole grains, of which 256 are made: 256 more, not 512 (a
+	 * record of a node the host lacks changes nothing; node1 is as before).
+	 */
+	opt.host_reserved_mem_bytes = 0;
+	opt.n_hugepages_added = 2;
+	snprintf(opt.hugepages_added[0].dim, POOL_NAME_MAX, "hugepages-2048kB:node0");
+	opt.hugepages_added[0].pages = 256;
+	snprintf(opt.hugepages_added[1].dim, POOL_NAME_MAX, "hugepages-2048kB:node7");
+	opt.hugepages_added[1].pages = 1000;
+	check_int_eq(read_tree_opt("good", &opt, &hp), 0);
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node0");
+	check(i >= 0 && hp.hugepages_growable[i] == 256 && hp.pool.dims[i].total == 768);
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node1");
+	check(i >= 0 && hp.hugepages_growable[i] == 128);
+	opt.n_hugepages_added = 0;
+
+	/* no share: the pool is what the kernel holds, node meminfo not even read */
+	opt.hugepages_grow_share = 0;
+	check_int_eq(read_tree_opt("good", &opt, &hp), 0);
+	check(isnan(hp.node_mem_free_bytes[0]));
+	i = pool_dim_find(&hp.pool, "hugepages-2048kB:node0");
+	check(i >= 0 && hp.hugepages_growable[i] == 0 && hp.pool.dims[i].total == 512);
+
+	/* the configuration: [alloc] hugepages_manage turns growth on and off */
+	config_init_defaults(&cfg);
+	host_pool_options_from_config(&cfg, &opt);
+	check_double_near(opt.hugepages_grow_share, HOST_POOL_HUGEPAGES_GROW_SHARE, 0);
+	cfg.hugepages_manage = false;
+	host_pool_options_from_config(&cfg, &opt);
+	check_double_near(opt.hugepages_grow_share, 0, 0);
+	config_init_defaults(&cfg);
+	cfg.alloc_manage = false;
+	host_pool_options_from_config(&cfg, &opt);
+	check_double_near(opt.hugepages_grow_share, 0, 0);
+
+	/* a tree without node meminfo: the pool stays nr_hugepages and the part says why */
+	opt = (struct host_pool_options){ .hugepages_grow_share = 0.5 };
+	read_tree_opt("nocgroup", &opt, &hp);
+	check_int_eq(hp.error[HOST_POOL_HUGEPAGES], 0); /* no hugepages there: nothing to grow */
+}
+
+static void test_node_meminfo_table(void)
+{
+	static const struct {
+		const char *text;
+		uint32_t node;
+		int r;
+		double free_kb;
+	} t[] = {
+		{ "Node 0 MemTotal:  100 kB\nNode 0 MemFree:    42 kB\n", 0, 0, 42 },
+		{ "Node 3 MemFree: 7 kB", 3, 0, 7 },
+		{ "Node 12 MemFree:       0 kB\nNode 12 MemUsed: 5 kB\n", 12, 0, 0 },
+		{ "Node 0 MemTotal:  100 kB\n", 0, -ENODATA, 0 },
+		{ "", 0, -ENODATA, 0 },
+		{ "Node 1 MemFree: 42 kB\n", 0, -EINVAL, 0 },  /* another node */
+		{ "Node 10 MemFree: 42 kB\n", 1, -EINVAL, 0 }, /* not node 1 */
+		{ "Node 0 MemFree: 42 kB\nNode 0 MemFree: 43 kB\n", 0, -EINVAL, 0 },
+		{ "Node 0 MemFree: -42 kB\n", 0, -EINVAL, 0 },
+		{ "Node 0 MemFree: 42 MB\n", 0, -EINVAL, 0 },
+		{ "Node 0 MemFree: kB\n", 0, -EINVAL, 0 },
+		{ "Node 0 MemFree: 99999999999999999999 kB\n", 0, -EINVAL, 0 },
+		{ "Node 0 MemFree: 42 kBx\n", 0, -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		double v = -1;
+		int r = host_pool_node_meminfo_parse(t[i].text, t[i].node, &v);
+
+		check_int_eq(r, t[i].r);
+		if (r == 0)
+			check_double_near(v, t[i].free_kb * 1024, 0);
+		else
+			check(v == -1);
+	}
+	check_int_eq(host_pool_node_meminfo_parse(NULL, 0, NULL), -EINVAL);
+}
+
+static void test_growable_table(void)
+{
+	static const double G = 1 << 30, M = 1 << 20;
+	static const struct {
+		double free, reserved, share;
+		uint64_t page_kb, added, want;
+	} t[] = {
+		{ 4 * G, 0, 0.5, 2048, 0, 1024 },    /* 2 GiB of 2 MiB pages */
+		{ 4 * G, 1 * G, 0.5, 2048, 0, 768 }, /* the reserve first */
+		{ 4 * G, 4 * G, 0.5, 2048, 0, 0 },   /* all reserved */
+		{ 1 * G, 2 * G, 0.5, 2048, 0, 0 },   /* less free than reserved */
+		{ 1000 * M, 0, 0.5, 2048, 0, 128 },  /* 250 pages: one 128-page grain */
+		{ 500 * M, 0, 0.5, 2048, 0, 0 },     /* 125 pages: under a grain */
+		{ 4 * G, 0, 0.5, 1048576, 0, 2 },    /* 1 GiB pages: grain of one page */
+		{ 3 * G, 0, 0.5, 1048576, 0, 1 },    /* 1.5 pages: one */
+		{ 1 * G, 0, 0.5, 1048576, 0, 0 },    /* half a page */
+		{ 4 * G, 0, 0, 2048, 0, 0 },	     /* no growth */
+		{ 4 * G, 0, 1.5, 2048, 0, 0 },	     /* share out of range */
+		{ 4 * G, 0, NAN, 2048, 0, 0 },	     /* share unknown */
+		{ NAN, 0, 0.5, 2048, 0, 0 },	     /* free memory unknown */
+		{ 4 * G, -1, 0.5, 2048, 0, 0 },	     /* negative reserve */
+		{ 4 * G, 0, 0.5, 0, 0, 0 },	     /* no page size */
+		{ 4 * G, 0, 1, 64, 0, 65536 },	     /* small pages: 256 MiB grains */
+		/*
+		 * After making 512 of the 1024 (1 GiB less free): 512 left,
+		 * not (3 GiB * 0.5) = 768; making pages never makes room.
+		 */
+		{ 3 * G, 0, 0.5, 2048, 512, 512 },
+		{ 2 * G, 0, 0.5, 2048, 1024, 0 },     /* all 1024 made: none left */
+		{ 1 * G, 0, 0.5, 2048, 1024, 0 },     /* others took memory since */
+		{ 3 * G, 1 * G, 0.5, 1048576, 1, 0 }, /* (3 + 1 - 1) * 0.5: 1 page, made */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		check_int_eq(host_pool_hugepages_growable(t[i].free, t[i].reserved, t[i].share,
+							  t[i].page_kb, t[i].added),
+			     t[i].want);
+}
+
 #define ROUTE_HDR                                                                                  \
 	"Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT   \n"
 
@@ -501,6 +666,9 @@ int main(int argc, char **argv)
 	test_no_cgroup();
 	test_meminfo_table();
 	test_options();
+	test_hugepages_grow();
+	test_node_meminfo_table();
+	test_growable_table();
 	test_route_table();
 	test_speed_table();
 	if (test_failures)
