@@ -653,15 +653,16 @@ static int show_pool(struct json_object *d)
 	if (jlen(hp) == 0) {
 		printf("  none\n");
 	} else {
-		table_init(&t, 6, "rrrrrr");
-		table_add(&t, "SIZE", "NODE", "TOTAL", "FREE", "TOTAL", "FREE");
-		table_add(&t, "", "", "pages", "pages", "MiB", "MiB");
+		table_init(&t, 7, "rrrrrrr");
+		table_add(&t, "SIZE", "NODE", "TOTAL", "FREE", "GROWABLE", "TOTAL", "FREE");
+		table_add(&t, "", "", "pages", "pages", "pages", "MiB", "MiB");
 		for (size_t i = 0; i < jlen(hp); i++) {
 			struct json_object *h = json_object_array_get_idx(hp, i);
 
 			table_add(&t, fmt_page_size(buf[5], sizeof(buf[5]), jnum(h, "page_kb")),
 				  F(0, jnum(h, "node"), 1, 0), F(1, jnum(h, "total_pages"), 1, 0),
 				  F(2, jnum(h, "free_pages"), 1, 0),
+				  F(6, jnum(h, "growable_pages"), 1, 0),
 				  F(3, jnum(h, "total_bytes"), MIB, 0),
 				  F(4, jnum(h, "free_bytes"), MIB, 0));
 		}

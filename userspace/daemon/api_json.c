@@ -616,6 +616,7 @@ int api_json_pool(const struct state_snapshot *snap, uint64_t now_usec, struct j
 		add_u64(&b, ho, "node", h->node);
 		add_u64(&b, ho, "total_pages", h->total_pages);
 		add_u64(&b, ho, "free_pages", h->free_pages);
+		add_u64(&b, ho, "growable_pages", h->growable_pages);
 		add_u64(&b, ho, "total_bytes", h->total_pages * h->page_kb * 1024);
 		add_u64(&b, ho, "free_bytes", h->free_pages * h->page_kb * 1024);
 		append(&b, hp, ho);

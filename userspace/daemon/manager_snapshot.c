@@ -195,7 +195,8 @@ static void pool_fill(const struct manager *m, struct state_pool *sp)
 		sp->hugepages[sp->n_hugepages++] = (struct state_pool_hugepages){
 			.page_kb = dim->page_kb,
 			.node = dim->node,
-			.total_pages = (uint64_t)dim->total,
+			.total_pages = hp->hugepages_nr[d],
+			.growable_pages = hp->hugepages_growable[d],
 			.free_pages = (uint64_t)dim->observed_free,
 		};
 	}

@@ -165,6 +165,7 @@ struct state_pool_hugepages {
 	uint32_t node;
 	uint64_t total_pages; /* nr_hugepages: what the kernel delivered */
 	uint64_t free_pages;
+	uint64_t growable_pages; /* what prescient may still make from free memory */
 };
 
 #define STATE_POOL_HUGEPAGES_MAX 32 /* sizes x nodes */
