@@ -226,6 +226,14 @@ struct hv_ops {
 			    struct hv_net_tune *ret);
 	int (*set_net_tune)(struct hv *hv, const char *uuid, const char *ifname,
 			    const struct hv_net_tune *tune);
+	/*
+	 * The VM's proportional share of block I/O under contention (libvirt
+	 * <blkiotune><weight>, 100..1000; 0 read back = none set): libvirt
+	 * writes it to the VM's cgroup (v1 blkio[.bfq].weight, v2
+	 * io[.bfq].weight). A share, not a cap.
+	 */
+	int (*get_blkio_weight)(struct hv *hv, const char *uuid, uint32_t *ret);
+	int (*set_blkio_weight)(struct hv *hv, const char *uuid, uint32_t weight);
 };
 
 extern const struct hv_ops hv_libvirt_ops;

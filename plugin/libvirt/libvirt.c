@@ -1051,4 +1051,6 @@ const struct hv_ops hv_libvirt_ops = {
 	.set_block_tune = hv_libvirt_set_block_tune,
 	.get_net_tune = hv_libvirt_get_net_tune,
 	.set_net_tune = hv_libvirt_set_net_tune,
+	.get_blkio_weight = hv_libvirt_get_blkio_weight,
+	.set_blkio_weight = hv_libvirt_set_blkio_weight,
 };

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The tuning libvirt owns besides the CPU quota (hv.h): vCPU and emulator
- * pinning, <memtune>, a disk's <iotune> and an interface's <bandwidth>, all
- * on the live VM. libvirt writes the cgroup files, QEMU throttle groups and
- * tc qdiscs behind these itself; we never touch them (architecture.md).
+ * pinning, <memtune>, a disk's <iotune>, the VM's <blkiotune><weight> and
+ * an interface's <bandwidth>, all on the live VM. libvirt writes the cgroup
+ * files, QEMU throttle groups and tc qdiscs behind these itself; we never
+ * touch them (architecture.md).
  *
  * Every op takes its own reference on the connection through libvirt.c, so
  * a reconnect in the background never frees what a call still uses.
@@ -398,6 +399,70 @@ int hv_libvirt_set_block_tune(struct hv *hv, const char *uuid, const char *disk,
 nomem:
 	virResetLastError();
 	return -ENOMEM;
+}
+
+/* ---- block I/O weight ---------------------------------------------------------------------- */
+
+/* libvirt's range for <blkiotune><weight> (it refuses anything else). */
+#define BLKIO_WEIGHT_MIN 100
+#define BLKIO_WEIGHT_MAX 1000
+
+int hv_libvirt_get_blkio_weight(struct hv *hv, const char *uuid, uint32_t *ret)
+{
+	_cleanup_(connp) virConnectPtr conn = NULL;
+	_cleanup_(domp) virDomainPtr dom = NULL;
+	_cleanup_(params_freep) struct params tp = { 0 };
+	unsigned flags = VIR_DOMAIN_AFFECT_LIVE;
+	unsigned v;
+	int r;
+
+	r = hv_libvirt_dom_get(hv, uuid, false, &conn, &dom);
+	if (r < 0)
+		return r;
+	if (virDomainGetBlkioParameters(dom, NULL, &tp.n, flags) < 0) {
+		if (!retry_current(dom))
+			return hv_libvirt_call_error(hv, conn, "cannot count blkio parameters");
+		flags = VIR_DOMAIN_AFFECT_CURRENT;
+		if (virDomainGetBlkioParameters(dom, NULL, &tp.n, flags) < 0)
+			return hv_libvirt_call_error(hv, conn, "cannot count blkio parameters");
+	}
+	if (tp.n <= 0)
+		return -EOPNOTSUPP;
+	tp.p = calloc((size_t)tp.n, sizeof(*tp.p));
+	if (!tp.p)
+		return -ENOMEM;
+	/* the per-device parameters are strings: say we can take them */
+	if (virDomainGetBlkioParameters(dom, tp.p, &tp.n, flags | VIR_TYPED_PARAM_STRING_OKAY) < 0)
+		return hv_libvirt_call_error(hv, conn, "cannot read blkio parameters");
+	r = virTypedParamsGetUInt(tp.p, tp.n, VIR_DOMAIN_BLKIO_WEIGHT, &v);
+	virResetLastError();
+	if (r != 1)
+		return -EOPNOTSUPP; /* no weight: the host's I/O controller has none */
+	*ret = v;
+	return 0;
+}
+
+int hv_libvirt_set_blkio_weight(struct hv *hv, const char *uuid, uint32_t weight)
+{
+	_cleanup_(connp) virConnectPtr conn = NULL;
+	_cleanup_(domp) virDomainPtr dom = NULL;
+	_cleanup_(params_freep) struct params tp = { 0 };
+	int r;
+
+	if (weight < BLKIO_WEIGHT_MIN || weight > BLKIO_WEIGHT_MAX)
+		return -ERANGE;
+	if (virTypedParamsAddUInt(&tp.p, &tp.n, &tp.max, VIR_DOMAIN_BLKIO_WEIGHT, weight) < 0) {
+		virResetLastError();
+		return -ENOMEM;
+	}
+	r = hv_libvirt_dom_get(hv, uuid, true, &conn, &dom);
+	if (r < 0)
+		return r;
+	if (virDomainSetBlkioParameters(dom, tp.p, tp.n, VIR_DOMAIN_AFFECT_LIVE) < 0 &&
+	    (!retry_current(dom) ||
+	     virDomainSetBlkioParameters(dom, tp.p, tp.n, VIR_DOMAIN_AFFECT_CURRENT) < 0))
+		return hv_libvirt_call_error(hv, conn, "cannot set the blkio weight");
+	return 0;
 }
 
 /* ---- interface bandwidth ------------------------------------------------------------------- */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Private to the libvirt backend: what tune.c (pinning, memory, block and
- * interface tuning) needs from libvirt.c's connection handling, and the
- * tuning ops libvirt.c puts in hv_libvirt_ops.
+ * Private to the libvirt backend: what tune.c (pinning, memory, block I/O
+ * limits and weight, interface tuning) needs from libvirt.c's connection
+ * handling, and the tuning ops libvirt.c puts in hv_libvirt_ops.
  */
 #ifndef PRESCIENT_PLUGIN_LIBVIRT_TUNE_H
 #define PRESCIENT_PLUGIN_LIBVIRT_TUNE_H
@@ -37,5 +37,7 @@ int hv_libvirt_get_net_tune(struct hv *hv, const char *uuid, const char *ifname,
 			    struct hv_net_tune *ret);
 int hv_libvirt_set_net_tune(struct hv *hv, const char *uuid, const char *ifname,
 			    const struct hv_net_tune *tune);
+int hv_libvirt_get_blkio_weight(struct hv *hv, const char *uuid, uint32_t *ret);
+int hv_libvirt_set_blkio_weight(struct hv *hv, const char *uuid, uint32_t weight);
 
 #endif

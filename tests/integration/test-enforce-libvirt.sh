@@ -1,16 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# enforce_pin_apply, enforce_mem_tune_apply, enforce_block_apply and
-# enforce_net_apply through the real libvirt plugin, against a private
+# enforce_pin_apply, enforce_mem_tune_apply, enforce_block_apply,
+# enforce_blkio_weight_apply and enforce_net_apply through the real libvirt plugin, against a private
 # libvirtd (lib/host.sh) and a 2-vCPU TCG guest. Each value is read back
 # three ways: through the plugin, through virsh (vcpupin, emulatorpin,
-# memtune, blkdeviotune, domiftune) and from where libvirt put it:
+# memtune, blkdeviotune, blkiotune, domiftune) and from where libvirt put it:
 #   - pinning: the v1 cpuset.cpus of the VM's vcpuN and emulator groups and
 #     the threads' own affinity (Cpus_allowed_list);
 #   - memory: the VM group's memory.soft_limit_in_bytes / limit_in_bytes;
 #   - block: libvirt's <iotune> is QEMU's throttle (query-block "bps"), not
 #     a cgroup: blkio.throttle.*_bps_device of the VM group stay empty;
+#   - block I/O weight: libvirt's <blkiotune><weight> in the VM group's
+#     blkio.bfq.weight (v1 with BFQ, as this host has) or blkio.weight
+#     (CFQ kernels); a share honoured only on devices using BFQ;
 #   - network: libvirt's tc on the tap (htb class = guest's inbound, police
 #     on the ingress qdisc = guest's outbound); the floor (guarantee) is
 #     refused on this bridge interface, which the apply reports as 1.
@@ -166,6 +169,58 @@ expect "block again" "$(tool_result block vda $bps)" 0
 expect "block unlimited" "$(tool_result block vda 0)" 0
 expect "virsh blkdeviotune after unlimited" \
 	"$(host_virsh a blkdeviotune vm1 vda --live | awk '$1 == "total_bytes_sec:" { print $2 }')" 0
+
+# ---- block I/O weight ----------------------------------------------------------------------
+# libvirt writes blkio.bfq.weight where the kernel has BFQ's group
+# scheduling, blkio.weight where it has CFQ's (gone since 5.0), and refuses
+# the weight where neither exists.
+weight_file=""
+for f in blkio.bfq.weight blkio.weight; do
+	if [[ -e $cg_blkio/$f ]]; then
+		weight_file=$cg_blkio/$f
+		break
+	fi
+done
+virsh_weight() {
+	host_virsh a blkiotune vm1 --live | awk '$1 == "weight" { print $3 }'
+}
+weight0=$(virsh_weight)
+echo "blkio weight before: $weight0 (virsh), file ${weight_file:-none}"
+if [[ -z $weight_file ]]; then
+	# no weight file: libvirt must refuse, and the apply says so (< 0)
+	echo "SKIP cgroup weight checks: the VM group $cg_blkio has neither blkio.bfq.weight" \
+		"nor blkio.weight (kernel without CONFIG_BFQ_GROUP_IOSCHED)"
+	wr=$(tool_result weight 700 2>/dev/null)
+	expect "weight refused without a weight file" "$((wr < 0))" 1
+else
+	file_before=$(cat "$weight_file")
+	expect "dry-run weight result" "$(tool_dry_result weight 700 2>/dev/null)" 0
+	expect "$(basename "$weight_file") after dry-run" "$(cat "$weight_file")" "$file_before"
+	expect "weight 99 refused" "$(tool_result weight 99 2>/dev/null)" -22
+	expect "weight 1001 refused" "$(tool_result weight 1001 2>/dev/null)" -22
+	expect "$(basename "$weight_file") after refusals" "$(cat "$weight_file")" "$file_before"
+	expect "weight 700 result" "$(tool_result weight 700)" 0
+	expect "virsh blkiotune weight" "$(virsh_weight)" 700
+	expect "$(basename "$weight_file")" "$(cat "$weight_file")" 700
+	tool show >"$show"
+	expect "plugin get_blkio_weight" "$(show_field get_blkio_weight)" 0
+	expect "plugin blkio_weight" "$(show_field blkio_weight)" 700
+	again=$(host_exec a "$TOOL" vm1 weight 700 2>&1)
+	expect "weight 700 again" "$(awk '$1 == "result" { print $2 }' <<<"$again")" 0
+	# read back equal: no set, so the apply says nothing
+	if grep -q "block I/O weight 700" <<<"$again"; then
+		fail "weight 700 set again although libvirt already had it: $again"
+	else
+		pass "weight 700 again: read, not set"
+	fi
+	expect "weight 100 (libvirt's least)" "$(tool_result weight 100)" 0
+	expect "$(basename "$weight_file") at 100" "$(cat "$weight_file")" 100
+	expect "virsh blkiotune weight at 100" "$(virsh_weight)" 100
+	if ((weight0 >= 100 && weight0 <= 1000)); then
+		expect "weight put back to $weight0" "$(tool_result weight "$weight0")" 0
+		expect "$(basename "$weight_file") put back" "$(cat "$weight_file")" "$file_before"
+	fi
+fi
 
 # ---- network -------------------------------------------------------------------------------
 # 8 Mbit/s = libvirt's 1000 kB/s (tc "kbps" = 1000 bytes/s) both ways; a

@@ -94,6 +94,8 @@ struct manager_vm_alloc {
 	struct pool_cpuset booked_pinned;
 	bool booked_in[STATE_NR_ALLOC_DIMS];
 	double dry_enforced[STATE_NR_ALLOC_DIMS]; /* dry-run: what was said would be set */
+	/* Block I/O weight of ours in force (manager_disk.c), 0 when none; the VM's own before. */
+	uint32_t blkio_weight, blkio_weight_before;
 	bool refused; /* the last booking was refused: kept its lease, a migration candidate */
 	char reason[160];
 	uint64_t changed_usec;
@@ -253,6 +255,9 @@ void manager_vm_cpu_apply(struct manager *m, struct manager_vm *v, uint64_t now_
 void manager_net_enforce(struct manager *m, struct manager_vm *v);
 void manager_net_vm_gone(struct manager *m, struct manager_vm *v);
 void manager_net_stop(struct manager *m);
+
+/* manager_disk.c: the VMs' disk reservations as their block I/O weight through libvirt. */
+void manager_disk_enforce(struct manager *m, struct manager_vm *v);
 
 /* manager_snapshot.c: publishes the manager's view for readers. */
 int manager_snapshot_publish(struct manager *m);

@@ -12,7 +12,11 @@
  *                memory.low raised to their sum (a child's protection is
  *                capped by its parent's); on cgroup v1, which has no
  *                protection, libvirt's soft limit (memory.soft_limit_in_bytes:
- *                reclaim goes to groups above theirs first).
+ *                reclaim goes to groups above theirs first);
+ *   bandwidth    HTB classes on the uplink (manager_net.c, opt-in);
+ *   disk         the VM's block I/O weight through libvirt (manager_disk.c);
+ *   hugepages    pools grown ahead of the leases, hugetlb limits on cgroup v2
+ *                (manager_hugepages.c).
  *
  * In dry-run every change is logged and none is made. A failure is logged
  * with what to do, kept in the VM's state, and retried next step.
@@ -251,6 +255,7 @@ void manager_vm_enforce(struct manager *m, struct manager_vm *v, uint64_t now_us
 		return;
 	vm_mem_enforce(m, v);
 	manager_net_enforce(m, v);
+	manager_disk_enforce(m, v);
 	vm_pin_enforce(m, v);
 	vm_unpin(m, v);
 }

@@ -95,4 +95,21 @@ int enforce_block_apply(const struct hv_ops *ops, struct hv *hv, const struct hv
 int enforce_net_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm,
 		      const char *ifname, uint64_t guarantee_bps, uint64_t limit_bps, bool dry_run);
 
+/* libvirt's range of a block I/O weight. */
+#define ENFORCE_BLKIO_WEIGHT_MIN 100
+#define ENFORCE_BLKIO_WEIGHT_MAX 1000
+
+/*
+ * Block I/O share: the VM's weight under contention, 100..1000 (-EINVAL
+ * outside), a proportion against the other groups' weights, not a cap.
+ * libvirt <blkiotune><weight> on the VM's group: on v1 blkio.bfq.weight
+ * where the BFQ scheduler provides it, else blkio.weight (CFQ, gone from
+ * recent kernels); on v2 io.bfq.weight, else io.weight (which needs the
+ * io.cost controller to act). Honoured only by devices whose scheduler
+ * weighs groups (BFQ, io.cost): with mq-deadline or none it is kept and
+ * has no effect.
+ */
+int enforce_blkio_weight_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm,
+			       uint32_t weight, bool dry_run);
+
 #endif

@@ -2,7 +2,8 @@
 /*
  * Per-VM allocation through the hypervisor plugin, for the knobs libvirt
  * owns besides the CPU quota: vCPU and emulator pinning, memory limits, a
- * disk's I/O throttle and an interface's bandwidth (enforce.h says where
+ * disk's I/O throttle, the VM's block I/O weight and an interface's
+ * bandwidth (enforce.h says where
  * libvirt puts each). Every function reads the current value first so a
  * steady plan makes no libvirt calls, and changes nothing in dry-run.
  */
@@ -225,6 +226,38 @@ int enforce_block_apply(const struct hv_ops *ops, struct hv *hv, const struct hv
 					 vm->name, disk, (unsigned long long)bytes_per_sec);
 	log_info("enforce: %s disk %s limited to %llu bytes/s", vm->name, disk,
 		 (unsigned long long)bytes_per_sec);
+	return 0;
+}
+
+/* ---- block I/O weight ---------------------------------------------------------------------- */
+
+int enforce_blkio_weight_apply(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm,
+			       uint32_t weight, bool dry_run)
+{
+	uint32_t cur;
+	int r;
+
+	if (!ops->set_blkio_weight)
+		return -EOPNOTSUPP;
+	if (weight < ENFORCE_BLKIO_WEIGHT_MIN || weight > ENFORCE_BLKIO_WEIGHT_MAX)
+		return -EINVAL;
+	if (dry_run) {
+		log_info("enforce: dry-run: would set %s block I/O weight %u", vm->name, weight);
+		return 0;
+	}
+	if (ops->get_blkio_weight) {
+		r = ops->get_blkio_weight(hv, vm->uuid, &cur);
+		if (r < 0 && r != -EOPNOTSUPP)
+			return log_warning_errno(r, "enforce: cannot read %s block I/O weight: %m",
+						 vm->name);
+		if (r >= 0 && cur == weight)
+			return 0;
+	}
+	r = ops->set_blkio_weight(hv, vm->uuid, weight);
+	if (r < 0)
+		return log_warning_errno(r, "enforce: cannot set %s block I/O weight %u: %m",
+					 vm->name, weight);
+	log_info("enforce: %s block I/O weight %u", vm->name, weight);
 	return 0;
 }
 

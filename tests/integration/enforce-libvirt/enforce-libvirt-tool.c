@@ -8,6 +8,7 @@
  *   enforce-libvirt-tool ... NAME mem SOFT_BYTES HARD_BYTES   ("max" = unlimited)
  *   enforce-libvirt-tool ... NAME block DISK BYTES_PER_SEC
  *   enforce-libvirt-tool ... NAME net IFNAME GUARANTEE_BPS LIMIT_BPS
+ *   enforce-libvirt-tool ... NAME weight BLKIO_WEIGHT
  *   enforce-libvirt-tool ... NAME show [DISK IFNAME]
  *
  * Prints "result <r>" (the apply's return value) and exits 0 when r >= 0.
@@ -73,6 +74,12 @@ static int show(const struct hv_ops *ops, struct hv *hv, const struct hv_vm *vm,
 		}
 		print_map("emulator", &p.emulator);
 	}
+	uint32_t w = 0;
+
+	r = ops->get_blkio_weight(hv, vm->uuid, &w);
+	printf("get_blkio_weight %d\n", r);
+	if (r >= 0)
+		printf("blkio_weight %" PRIu32 "\n", w);
 	r = ops->get_mem_tune(hv, vm->uuid, &mt);
 	printf("get_mem_tune %d\n", r);
 	if (r >= 0)
@@ -158,6 +165,11 @@ int main(int argc, char **argv)
 		r = enforce_block_apply(ops, hv, vm, a[0], parse_u64(a[1]), dry_run);
 	} else if (strcmp(cmd, "net") == 0 && na == 3) {
 		r = enforce_net_apply(ops, hv, vm, a[0], parse_u64(a[1]), parse_u64(a[2]), dry_run);
+	} else if (strcmp(cmd, "weight") == 0 && na == 1) {
+		uint64_t w = parse_u64(a[0]);
+
+		r = enforce_blkio_weight_apply(ops, hv, vm, w > UINT32_MAX ? 0 : (uint32_t)w,
+					       dry_run);
 	} else if (strcmp(cmd, "show") == 0 && (na == 0 || na == 2)) {
 		r = show(ops, hv, vm, na ? a[0] : NULL, na ? a[1] : NULL);
 	} else {

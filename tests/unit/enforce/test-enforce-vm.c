@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * enforce_pin_apply, enforce_mem_tune_apply, enforce_block_apply and
- * enforce_net_apply against a FAKE plugin: an in-memory hv_ops table that
- * records calls and keeps the values set. It checks our side only (argument
- * checks, unit conversion, dry-run making no call, no call when the value
- * is already there, rollback); libvirt's side is tested against its test
- * driver (tests/unit/plugin/test-plugin-tune.c) and against real libvirtd
- * and QEMU (tests/integration/test-enforce-libvirt.sh).
+ * enforce_pin_apply, enforce_mem_tune_apply, enforce_block_apply,
+ * enforce_blkio_weight_apply and enforce_net_apply against a FAKE plugin: an in-memory hv_ops table
+ * that records calls and keeps the values set. It checks our side only (argument checks, unit
+ * conversion, dry-run making no call, no call when the value is already there, rollback); libvirt's
+ * side is tested against its test driver (tests/unit/plugin/test-plugin-tune.c) and against real
+ * libvirtd and QEMU (tests/integration/test-enforce-libvirt.sh).
  */
 #include <errno.h>
 #include <string.h>
@@ -19,7 +18,9 @@ static struct hv_pinning fake_pin;
 static struct hv_mem_tune fake_mem, last_mem;
 static struct hv_block_tune fake_block;
 static struct hv_net_tune fake_net, last_net;
-static int n_get, n_set, fail_vcpu = -1, fail_result, refuse_floor;
+static uint32_t fake_weight;
+static int n_get, n_set, fail_vcpu = -1, fail_result, refuse_floor, weight_get_result,
+			 weight_set_result;
 
 static int f_get_pinning(struct hv *hv, const char *uuid, struct hv_pinning *ret)
 {
@@ -99,6 +100,24 @@ static int f_set_net(struct hv *hv, const char *uuid, const char *ifname,
 	return 0;
 }
 
+static int f_get_weight(struct hv *hv, const char *uuid, uint32_t *ret)
+{
+	n_get++;
+	if (weight_get_result < 0)
+		return weight_get_result;
+	*ret = fake_weight;
+	return 0;
+}
+
+static int f_set_weight(struct hv *hv, const char *uuid, uint32_t weight)
+{
+	n_set++;
+	if (weight_set_result < 0)
+		return weight_set_result;
+	fake_weight = weight;
+	return 0;
+}
+
 static const struct hv_ops fake_ops = {
 	.name = "fake",
 	.get_pinning = f_get_pinning,
@@ -110,6 +129,14 @@ static const struct hv_ops fake_ops = {
 	.set_block_tune = f_set_block,
 	.get_net_tune = f_get_net,
 	.set_net_tune = f_set_net,
+	.get_blkio_weight = f_get_weight,
+	.set_blkio_weight = f_set_weight,
+};
+
+/* A plugin that can set a weight but not read one back. */
+static const struct hv_ops set_only_ops = {
+	.name = "set-only",
+	.set_blkio_weight = f_set_weight,
 };
 
 static const struct hv_ops empty_ops = { .name = "none" };
@@ -249,6 +276,51 @@ static void test_block(void)
 	check_int_eq(fake_block.total_bytes_sec, 0);
 }
 
+static void test_blkio_weight(void)
+{
+	fake_weight = 0; /* none set on the VM */
+	counts_reset();
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 99, false), -EINVAL);
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 1001, false), -EINVAL);
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 0, true), -EINVAL);
+	check_int_eq(enforce_blkio_weight_apply(&empty_ops, NULL, &vm, 500, false), -EOPNOTSUPP);
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 500, true), 0);
+	check_int_eq(n_get + n_set, 0);
+	check_int_eq(fake_weight, 0);
+
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 100, false), 0);
+	check_int_eq(n_set, 1);
+	check_int_eq(fake_weight, 100);
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 1000, false), 0);
+	check_int_eq(fake_weight, 1000);
+
+	/* already there: read, no change */
+	counts_reset();
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 1000, false), 0);
+	check_int_eq(n_get, 1);
+	check_int_eq(n_set, 0);
+
+	/* a failed read is not a change; a failed set leaves the old weight */
+	weight_get_result = -EIO;
+	counts_reset();
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 400, false), -EIO);
+	check_int_eq(n_set, 0);
+	weight_get_result = -EOPNOTSUPP; /* cannot read: set anyway */
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 400, false), 0);
+	check_int_eq(fake_weight, 400);
+	weight_get_result = 0;
+	weight_set_result = -ENOENT;
+	check_int_eq(enforce_blkio_weight_apply(&fake_ops, NULL, &vm, 600, false), -ENOENT);
+	check_int_eq(fake_weight, 400);
+	weight_set_result = 0;
+
+	/* without a read op every apply is a set */
+	counts_reset();
+	check_int_eq(enforce_blkio_weight_apply(&set_only_ops, NULL, &vm, 400, false), 0);
+	check_int_eq(n_set, 1);
+	check_int_eq(n_get, 0);
+}
+
 static void test_net(void)
 {
 	fake_net = (struct hv_net_tune){ 0 };
@@ -296,6 +368,7 @@ int main(void)
 	test_pin();
 	test_mem();
 	test_block();
+	test_blkio_weight();
 	test_net();
 	return test_result();
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The libvirt backend's tuning ops (pinning, memtune, iotune, interface
- * bandwidth) against libvirt's built-in test driver (test:///default, no
+ * The libvirt backend's tuning ops (pinning, memtune, iotune, blkio weight,
+ * interface bandwidth) against libvirt's built-in test driver (test:///default, no
  * daemon, no root): set, read back through the plugin and through libvirt
  * directly, and the refusals (unknown VM, read-only, bad arguments). What
  * the test driver does not implement must come back as -EOPNOTSUPP and is
@@ -229,6 +229,64 @@ static void test_net(struct hv *hv)
 	check_int_eq(ops->set_net_tune(hv, TEST_UUID, "testnet0", &set), -ERANGE);
 }
 
+/* The weight as libvirt itself reports it, behind the plugin. */
+static long long weight_get(void)
+{
+	virTypedParameter p[16];
+	int n = 16;
+	unsigned v = 0;
+	long long ret = -1;
+	virDomainPtr dom = virDomainLookupByUUIDString(ctl, TEST_UUID);
+
+	if (!dom)
+		return -1;
+	if (virDomainGetBlkioParameters(dom, p, &n, VIR_TYPED_PARAM_STRING_OKAY) == 0) {
+		if (virTypedParamsGetUInt(p, n, VIR_DOMAIN_BLKIO_WEIGHT, &v) == 1)
+			ret = v;
+		virTypedParamsClear(p, n);
+	}
+	virDomainFree(dom);
+	return ret;
+}
+
+static void test_blkio_weight(struct hv *hv)
+{
+	const struct hv_ops *ops = &hv_libvirt_ops;
+	uint32_t w = 12345;
+	int r;
+
+	check(ops->get_blkio_weight && ops->set_blkio_weight);
+	r = ops->get_blkio_weight(hv, TEST_UUID, &w);
+	fprintf(stderr, "get_blkio_weight: %d %s\n", r, r < 0 ? hv_libvirt_last_error() : "");
+	if (unsupported(r, "blkio parameters"))
+		return;
+	check_int_eq(r, 0);
+	check_int_eq(w, weight_get()); /* 0 when the test domain has none */
+	r = ops->set_blkio_weight(hv, TEST_UUID, 700);
+	fprintf(stderr, "set_blkio_weight: %d %s\n", r, r < 0 ? hv_libvirt_last_error() : "");
+	if (unsupported(r, "virDomainSetBlkioParameters"))
+		return;
+	check_int_eq(r, 0);
+	check_int_eq(weight_get(), 700);
+	check_int_eq(ops->get_blkio_weight(hv, TEST_UUID, &w), 0);
+	check_int_eq(w, 700);
+	/* both ends of libvirt's range */
+	check_int_eq(ops->set_blkio_weight(hv, TEST_UUID, 100), 0);
+	check_int_eq(weight_get(), 100);
+	check_int_eq(ops->set_blkio_weight(hv, TEST_UUID, 1000), 0);
+	check_int_eq(ops->get_blkio_weight(hv, TEST_UUID, &w), 0);
+	check_int_eq(w, 1000);
+	/* refused by the plugin before libvirt, the VM's weight kept */
+	check_int_eq(ops->set_blkio_weight(hv, TEST_UUID, 99), -ERANGE);
+	check_int_eq(ops->set_blkio_weight(hv, TEST_UUID, 1001), -ERANGE);
+	check_int_eq(ops->set_blkio_weight(hv, TEST_UUID, 0), -ERANGE);
+	check_int_eq(weight_get(), 1000);
+	check_int_eq(ops->set_blkio_weight(hv, UNKNOWN_UUID, 500), -ENOENT);
+	w = 7;
+	check_int_eq(ops->get_blkio_weight(hv, UNKNOWN_UUID, &w), -ENOENT);
+	check_int_eq(w, 7); /* untouched on failure */
+}
+
 static void test_read_only(void)
 {
 	const struct hv_ops *ops = &hv_libvirt_ops;
@@ -247,6 +305,7 @@ static void test_read_only(void)
 	check_int_eq(ops->set_mem_tune(hv, TEST_UUID, &mt), -EPERM);
 	check_int_eq(ops->set_block_tune(hv, TEST_UUID, "vda", &bt), -EPERM);
 	check_int_eq(ops->set_net_tune(hv, TEST_UUID, "testnet0", &nt), -EPERM);
+	check_int_eq(ops->set_blkio_weight(hv, TEST_UUID, 500), -EPERM);
 	ops->close(hv);
 }
 
@@ -270,6 +329,7 @@ int main(void)
 	test_mem(hv);
 	test_block(hv);
 	test_net(hv);
+	test_blkio_weight(hv);
 	hv_libvirt_ops.close(hv);
 	test_read_only();
 	virConnectClose(ctl);
