@@ -127,20 +127,32 @@ static void vm_signals(const struct manager *m, const struct manager_vm *v, cons
 
 /*
  * The VM's hidden CPU demand goes into this step's mean in place of what the
- * cap let it use. Only CPU: a cap stalls CPU time in proportion, while memory
- * pressure says nothing of how much more memory would end it (the raise
- * itself carries that). Only for a sample taken this tick.
+ * cap let it use, so the forecaster learns demand the cap hid. Only CPU: a
+ * cap stalls CPU time in proportion, while memory pressure says nothing of
+ * how much more memory would end it (the raise itself carries that). Only
+ * when its own cap binds (use at capped_ratio of it): a stall from the
+ * host's contention is no demand a cap hid. At most one raise step above
+ * the cap: a thread with a backlog is runnable all the time it is throttled,
+ * so used / (1 - stall) reads as its whole vCPU for as long as the backlog
+ * lasts, which is no rate it would keep. Only for a sample taken this tick.
  */
-static void vm_feed_misses(struct manager_vm *v, const struct safety_vm_decision *d,
-			   uint64_t now_mono, uint64_t interval_usec)
+static void vm_feed_misses(const struct manager *m, struct manager_vm *v,
+			   const struct safety_vm *in, const struct safety_vm_decision *d,
+			   uint64_t now_mono)
 {
 	const struct safety_miss *miss = &d->res[SAFETY_RES_CPU].miss;
+	const struct safety_signal *sig = &in->sig[SAFETY_RES_CPU];
 	const struct collect_sample *s = vm_last_sample(v);
+	double fed;
 
-	if (!miss->valid || !s || s->t_usec + interval_usec / 2 < now_mono ||
-	    v->step_n[STATE_RES_CPU] == 0 || !isfinite(miss->estimate) || !isfinite(miss->censored))
+	if (!miss->valid || !s || s->t_usec + m->cfg.collect_interval_usec / 2 < now_mono ||
+	    v->step_n[STATE_RES_CPU] == 0 || !isfinite(miss->estimate) ||
+	    !isfinite(miss->censored) || !(isfinite(sig->alloc) && sig->alloc > 0) ||
+	    miss->censored < m->safety_params.capped_ratio * sig->alloc)
 		return;
-	v->step_sum[STATE_RES_CPU] += miss->estimate - miss->censored;
+	fed = fmin(miss->estimate, sig->alloc * m->safety_params.raise_step);
+	if (fed > miss->censored)
+		v->step_sum[STATE_RES_CPU] += fed - miss->censored;
 }
 
 /* Applies the raises of a booked decision; the lease now holds the amended request. */
@@ -277,7 +289,7 @@ static int safety_run(struct manager *m, uint64_t now_mono)
 		struct manager_vm *v = m->vms[i];
 		struct admit_explanation ex;
 
-		vm_feed_misses(v, &decs[i], now_mono, m->cfg.collect_interval_usec);
+		vm_feed_misses(m, v, &vms[i], &decs[i], now_mono);
 		if (decs[i].amend && m->cfg.dry_run) {
 			for (int k = 0; k < SAFETY_NR_RES; k++)
 				if (decs[i].res[k].action == SAFETY_RAISE)
