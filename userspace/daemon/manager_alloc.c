@@ -393,7 +393,13 @@ static void dim_decide(struct manager *m, struct manager_vm *v, enum state_alloc
 	struct alloc_input in;
 	uint32_t h = dim_forecast(v, d, fc);
 
-	p.max = fmin(p.max, dim_max(v, d));
+	/*
+	 * QEMU's own memory (code caches, I/O buffers, the TCG translation
+	 * cache) comes on top of the guest's RAM: the guest's size is no
+	 * ceiling for what the process uses, only a floor before forecasts.
+	 */
+	if (d != STATE_ALLOC_MEM)
+		p.max = fmin(p.max, dim_max(v, d));
 	if (p.min > p.max)
 		p.min = p.max;
 	in = (struct alloc_input){
