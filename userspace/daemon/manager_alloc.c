@@ -473,6 +473,39 @@ static int pin_choose(struct manager *m, const struct manager_vm *v, struct pool
 	return -ENOSPC;
 }
 
+/*
+ * A live lease of this VM in the ledger (restored from the checkpoint, or
+ * reserved for it by a peer); 0 if none. Its cores become the VM's, so a
+ * restart neither picks other cores nor forgets to unpin on pin = no.
+ */
+static uint64_t lease_find_live(struct manager *m, struct manager_vm *v)
+{
+	_cleanup_free_ struct lease *leases = NULL;
+	const struct lease *best = NULL;
+	size_t n = 0;
+	uint64_t g;
+
+	if (ledger_leases_get(m->ledger, &leases, &n, &g) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (leases[i].state <= LEASE_ACTIVE && !strcmp(leases[i].holder, v->id.uuid) &&
+		    (!best || leases[i].id > best->id))
+			best = &leases[i];
+	if (!best)
+		return 0;
+	/* Any other live lease of the same VM would be held twice: only one stays. */
+	for (size_t i = 0; i < n; i++)
+		if (&leases[i] != best && leases[i].state <= LEASE_ACTIVE &&
+		    !strcmp(leases[i].holder, v->id.uuid))
+			ledger_release(m->ledger, leases[i].id, util_realtime_usec());
+	if (pool_cpuset_count(&best->admit.pinned) && !pool_cpuset_count(&v->alloc.pinned)) {
+		v->alloc.pinned = best->admit.pinned;
+		v->alloc.pin_applied = true; /* as it was: re-applied or undone from here */
+		v->alloc.pin_reapply = true;
+	}
+	return best->id;
+}
+
 /* Builds the request of a VM for this step. */
 static void vm_request_build(struct manager *m, struct manager_vm *v, struct admit_request *ret)
 {
@@ -483,6 +516,9 @@ static void vm_request_build(struct manager *m, struct manager_vm *v, struct adm
 	a->cls = config_vm_class(&m->cfg, v->id.name, v->id.uuid);
 	a->pin_want = config_vm_pin(&m->cfg, v->id.name, v->id.uuid);
 	req.cls = a->cls;
+	/* A restored lease first: its cores are the VM's, not new ones. */
+	if (!a->lease_id)
+		a->lease_id = lease_find_live(m, v);
 	/* Cores no longer all in machine.slice's set, or of another vCPU count: choose again. */
 	if (pool_cpuset_count(&a->pinned) &&
 	    (!pool_cpuset_is_subset(&a->pinned, &m->ledger_pool.machine_cpus) ||
@@ -598,39 +634,6 @@ static bool request_unchanged(const struct manager *m, const struct manager_vm *
 			return false;
 	}
 	return true;
-}
-
-/*
- * A live lease of this VM in the ledger (restored from the checkpoint, or
- * reserved for it by a peer); 0 if none. Its cores become the VM's, so a
- * restart neither picks other cores nor forgets to unpin on pin = no.
- */
-static uint64_t lease_find_live(struct manager *m, struct manager_vm *v)
-{
-	_cleanup_free_ struct lease *leases = NULL;
-	const struct lease *best = NULL;
-	size_t n = 0;
-	uint64_t g;
-
-	if (ledger_leases_get(m->ledger, &leases, &n, &g) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (leases[i].state <= LEASE_ACTIVE && !strcmp(leases[i].holder, v->id.uuid) &&
-		    (!best || leases[i].id > best->id))
-			best = &leases[i];
-	if (!best)
-		return 0;
-	/* Any other live lease of the same VM would be held twice: only one stays. */
-	for (size_t i = 0; i < n; i++)
-		if (&leases[i] != best && leases[i].state <= LEASE_ACTIVE &&
-		    !strcmp(leases[i].holder, v->id.uuid))
-			ledger_release(m->ledger, leases[i].id, util_realtime_usec());
-	if (pool_cpuset_count(&best->admit.pinned) && !pool_cpuset_count(&v->alloc.pinned)) {
-		v->alloc.pinned = best->admit.pinned;
-		v->alloc.pin_applied = true; /* as it was: re-applied or undone from here */
-		v->alloc.pin_reapply = true;
-	}
-	return best->id;
 }
 
 /* Offers, confirms and activates a new lease for a running VM, or amends its lease. */
