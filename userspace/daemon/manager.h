@@ -222,6 +222,8 @@ void manager_alloc_configure(struct manager *m);
 void manager_alloc_pool_sync(struct manager *m);
 void manager_alloc_reconcile(struct manager *m);
 void manager_alloc_vm_gone(struct manager *m, struct manager_vm *v);
+/* The ledger pool's dimension a VM's demand of d lands on; NULL when the host has none. */
+const struct pool_dim *manager_alloc_pool_dim(const struct manager *m, enum state_alloc_dim d);
 void manager_alloc_history_push(struct manager_vm *v, const double value[STATE_NR_RESOURCES]);
 /* After the VMs' forecasts and CPU decisions of a step: books and enforces. */
 void manager_alloc_step(struct manager *m, uint64_t now_usec);

@@ -67,6 +67,15 @@ static int pool_dim_of_kind(const struct pool *p, enum pool_kind kind)
 	return -ENOENT;
 }
 
+const struct pool_dim *manager_alloc_pool_dim(const struct manager *m, enum state_alloc_dim d)
+{
+	int idx = (unsigned)d < STATE_NR_ALLOC_DIMS
+			  ? pool_dim_of_kind(&m->ledger_pool, alloc_dim_kind[d])
+			  : -ENOENT;
+
+	return idx >= 0 ? &m->ledger_pool.dims[idx] : NULL;
+}
+
 /* Capacities, reserves and bounds equal: observed_free moves every step and is no reason. */
 static bool pool_same(const struct pool *a, const struct pool *b)
 {
@@ -363,9 +372,9 @@ static double dim_max(const struct manager_vm *v, enum state_alloc_dim d)
  */
 static double dim_risk_bound(const struct manager *m, enum state_alloc_dim d)
 {
-	int idx = pool_dim_of_kind(&m->ledger_pool, alloc_dim_kind[d]);
+	const struct pool_dim *pd = manager_alloc_pool_dim(m, d);
 
-	return idx >= 0 ? m->ledger_pool.dims[idx].risk_bound : 0;
+	return pd ? pd->risk_bound : 0;
 }
 
 /*

@@ -37,14 +37,6 @@
 /* Below this a change of protection is not worth a write. */
 #define PROTECT_CHANGE_MIN_BYTES (16.0 * 1024 * 1024)
 
-static const struct pool_dim *mem_dim(const struct manager *m)
-{
-	for (uint32_t d = 0; d < m->ledger_pool.n_dims; d++)
-		if (m->ledger_pool.dims[d].kind == POOL_KIND_MEM)
-			return &m->ledger_pool.dims[d];
-	return NULL;
-}
-
 /*
  * What the VM's lease protects, in pages: a guaranteed VM's upper bound (held
  * whole), a burstable VM's mean (its share of the risk-pooled reservation),
@@ -52,7 +44,7 @@ static const struct pool_dim *mem_dim(const struct manager *m)
  */
 static double vm_protect_bytes(const struct manager *m, const struct manager_vm *v)
 {
-	const struct pool_dim *pd = mem_dim(m);
+	const struct pool_dim *pd = manager_alloc_pool_dim(m, STATE_ALLOC_MEM);
 	double b;
 
 	if (!pd || !v->alloc.in_lease[STATE_ALLOC_MEM] || v->alloc.refused)
@@ -214,6 +206,23 @@ static void vm_pin_enforce(struct manager *m, struct manager_vm *v)
 	a->isolated = false;
 }
 
+static int vm_pin_all(struct manager *m, const struct manager_vm *v, const struct pool_cpuset *set)
+{
+	struct hv_cpumap map = { 0 };
+	int r = 0;
+
+	for (uint32_t c = 0; c < POOL_MAX_CPUS && c < HV_CPUMAP_WORDS * 64; c++)
+		if (pool_cpuset_test(set, c))
+			hv_cpumap_set(&map, c);
+	if (!m->hv || !m->hv_ops->pin_vcpu || !m->hv_ops->pin_emulator)
+		return -ENOTCONN;
+	for (uint32_t i = 0; r >= 0 && i < v->id.nr_vcpus; i++)
+		r = m->hv_ops->pin_vcpu(m->hv, v->id.uuid, i, &map);
+	if (r >= 0)
+		r = m->hv_ops->pin_emulator(m->hv, v->id.uuid, &map);
+	return r;
+}
+
 /*
  * pin = no for a VM prescient pinned: its vCPUs and emulator float over
  * machine.slice's CPUs again, as libvirt starts an unpinned VM.
@@ -221,24 +230,15 @@ static void vm_pin_enforce(struct manager *m, struct manager_vm *v)
 static void vm_unpin(struct manager *m, struct manager_vm *v)
 {
 	struct manager_vm_alloc *a = &v->alloc;
-	struct hv_cpumap map = { 0 };
-	int r = 0;
+	int r;
 
 	if (a->pin_want || !a->pin_applied)
 		return;
-	for (uint32_t c = 0; c < POOL_MAX_CPUS && c < HV_CPUMAP_WORDS * 64; c++)
-		if (pool_cpuset_test(&m->ledger_pool.machine_cpus, c))
-			hv_cpumap_set(&map, c);
 	if (m->cfg.dry_run) {
 		log_info("alloc: dry-run: would unpin %s", v->id.name);
 		return;
 	}
-	if (!m->hv || !m->hv_ops->pin_vcpu || !m->hv_ops->pin_emulator)
-		r = -ENOTCONN;
-	for (uint32_t i = 0; r >= 0 && i < v->id.nr_vcpus; i++)
-		r = m->hv_ops->pin_vcpu(m->hv, v->id.uuid, i, &map);
-	if (r >= 0)
-		r = m->hv_ops->pin_emulator(m->hv, v->id.uuid, &map);
+	r = vm_pin_all(m, v, &m->ledger_pool.machine_cpus);
 	if (r < 0) {
 		log_warning_errno(r, "alloc: cannot unpin %s: %m; retrying next step", v->id.name);
 		return;
@@ -331,23 +331,6 @@ static int pinned_cores(struct manager *m, struct pool_cpuset *ret)
 		if (leases[i].state <= LEASE_ACTIVE)
 			pool_cpuset_or(ret, &leases[i].admit.pinned);
 	return 0;
-}
-
-static int vm_pin_all(struct manager *m, const struct manager_vm *v, const struct pool_cpuset *set)
-{
-	struct hv_cpumap map = { 0 };
-	int r = 0;
-
-	for (uint32_t c = 0; c < POOL_MAX_CPUS && c < HV_CPUMAP_WORDS * 64; c++)
-		if (pool_cpuset_test(set, c))
-			hv_cpumap_set(&map, c);
-	if (!m->hv || !m->hv_ops->pin_vcpu || !m->hv_ops->pin_emulator)
-		return -ENOTCONN;
-	for (uint32_t i = 0; r >= 0 && i < v->id.nr_vcpus; i++)
-		r = m->hv_ops->pin_vcpu(m->hv, v->id.uuid, i, &map);
-	if (r >= 0)
-		r = m->hv_ops->pin_emulator(m->hv, v->id.uuid, &map);
-	return r;
 }
 
 /*

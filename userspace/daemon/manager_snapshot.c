@@ -49,21 +49,11 @@ static void alloc_fill(const struct manager *m, const struct manager_vm *v,
 	out->changed_usec = a->changed_usec;
 	for (int d = 0; d < STATE_NR_ALLOC_DIMS; d++) {
 		struct state_alloc_item *it = &out->items[d];
-		int idx = -1;
-
-		for (uint32_t k = 0; k < m->ledger_pool.n_dims && idx < 0; k++)
-			if (m->ledger_pool.dims[k].kind == (d == STATE_ALLOC_CPU   ? POOL_KIND_CPU
-							    : d == STATE_ALLOC_MEM ? POOL_KIND_MEM
-							    : d == STATE_ALLOC_NET
-								    ? POOL_KIND_NET
-								    : POOL_KIND_DISK))
-				idx = (int)k;
+		const struct pool_dim *pd = manager_alloc_pool_dim(m, d);
 		it->in_lease = a->in_lease[d];
 		it->mean = a->held[d].mean;
 		it->upper = a->held[d].upper;
-		it->held = idx >= 0 && a->in_lease[d]
-				   ? admit_item_held(&m->ledger_pool.dims[idx], a->cls, &a->held[d])
-				   : 0;
+		it->held = pd && a->in_lease[d] ? admit_item_held(pd, a->cls, &a->held[d]) : 0;
 		it->enforced = a->enforced[d];
 		if (a->enforced_how[d])
 			util_strlcpy(it->how, a->enforced_how[d], sizeof(it->how));
